@@ -1,0 +1,43 @@
+// Injected time. Every timeout, TTL and backoff reads a Clock so that unit
+// tests can drive them with FakeClock instead of sleeping.
+//
+// Thread-safety: SystemClock is stateless; FakeClock is internally locked.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+
+namespace resec {
+
+using SteadyClock = std::chrono::steady_clock;
+using TimePoint = SteadyClock::time_point;
+using Duration = std::chrono::nanoseconds;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint Now() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  TimePoint Now() const override { return SteadyClock::now(); }
+};
+
+class FakeClock final : public Clock {
+ public:
+  TimePoint Now() const override {
+    std::lock_guard lock(mu_);
+    return now_;
+  }
+  void Advance(Duration d) {
+    std::lock_guard lock(mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  TimePoint now_{std::chrono::hours(1)};
+};
+
+}  // namespace resec

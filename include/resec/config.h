@@ -1,0 +1,121 @@
+// Config: every setting of the agent, as one value type.
+//
+// ParseConfig() reads the environment and argv the way the original resec
+// does (a variable per setting, a long flag that wins over it, Go-style
+// durations), validates everything, and returns either a Config or one error
+// line per problem. It never exits and never logs: main() does that.
+//
+// Thread-safety: value types; ParseConfig is pure (its only I/O is reading
+// CONSUL_HTTP_TOKEN_FILE, through the injected file reader).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "resec/status.h"
+
+namespace resec {
+
+struct HostPort {
+  std::string host;  // may be empty (":6379" announces only a port)
+  int port = 0;
+  std::string ToString() const;  // "host:port", "[v6]:port" or ":port"
+  bool operator==(const HostPort&) const = default;
+};
+
+// Connection settings for the Consul HTTP API, named after the Consul CLI's
+// environment variables (CONSUL_HTTP_ADDR, CONSUL_CACERT, ...).
+struct ConsulClientConfig {
+  std::string scheme = "http";  // "http", "https" or "unix"
+  std::string host = "127.0.0.1";
+  int port = 8500;
+  std::string unix_socket;  // when scheme == "unix"
+  std::string token;        // secret: never logged
+  std::string basic_auth_user;
+  std::string basic_auth_password;  // secret
+  bool tls_verify = true;
+  std::string ca_file;
+  std::string ca_path;
+  std::string client_cert;
+  std::string client_key;
+  std::string tls_server_name;
+  std::string Address() const;  // for logs: scheme://host:port, no secrets
+};
+
+enum class LogFormat { kText, kJson, kGelf };
+
+struct Config {
+  // Redis under management.
+  HostPort redis_addr{"127.0.0.1", 6379};
+  std::string redis_username;  // REDIS_USERNAME (Redis 6 ACL user); empty: AUTH <password>
+  std::string redis_password;  // secret
+
+  // What we register in Consul. Empty host: loopback rule, Consul shows the node address.
+  HostPort announce_addr;
+
+  ConsulClientConfig consul;
+  std::string service_name;              // tag mode when non-empty
+  std::string service_prefix = "redis";  // prefix mode: <prefix>-master / <prefix>-slave
+  std::vector<std::string> master_tags;
+  std::vector<std::string> slave_tags;
+  std::string lock_key = "resec/.lock";
+  std::string lock_session_name = "resec";
+  std::chrono::milliseconds lock_ttl{15000};
+  int lock_monitor_retries = 3;
+  std::chrono::milliseconds lock_monitor_retry_interval{1000};
+  std::chrono::milliseconds deregister_service_after{72LL * 3600 * 1000};
+
+  std::chrono::milliseconds healthcheck_interval{5000};
+  std::chrono::milliseconds healthcheck_timeout{2000};
+
+  bool state_server = false;
+  HostPort state_listen_addr{"0.0.0.0", 8080};
+
+  std::string log_level = "info";  // debug, info, warn, error (fatal/panic map to error)
+  LogFormat log_format = LogFormat::kText;
+
+  bool tag_mode() const { return !service_name.empty(); }
+  // "<name or prefix>@<announce addr>"
+  std::string ServiceId() const;
+  std::string MasterServiceName() const;  // tag mode: service_name; else <prefix>-master
+  std::string SlaveServiceName() const;
+  std::string CheckId() const { return ServiceId() + ":replication-status-check"; }
+};
+
+// What the command line asked for besides running the agent.
+struct HelpRequest {
+  std::string text;
+};
+struct VersionRequest {
+  std::string text;
+};
+struct ConfigErrors {
+  std::vector<std::string> lines;  // "resec: VAR (--flag): problem", one per problem
+};
+
+using ParseResult = std::variant<Config, HelpRequest, VersionRequest, ConfigErrors>;
+
+using Environment = std::map<std::string, std::string>;
+// Reads a whole file (CONSUL_HTTP_TOKEN_FILE); injected so tests need no files.
+using FileReader = std::function<StatusOr<std::string>(const std::string& path)>;
+
+ParseResult ParseConfig(const Environment& env, const std::vector<std::string>& args,
+                        const FileReader& read_file);
+Environment CurrentEnvironment();
+StatusOr<std::string> ReadWholeFile(const std::string& path);
+
+// Go's time.ParseDuration syntax: "300ms", "1.5h", "2h45m", "-1s", "0".
+StatusOr<std::chrono::nanoseconds> ParseGoDuration(const std::string& text);
+// Go-style formatting for --help and dumps: 15s, 1m30s, 72h0m0s, 500ms.
+std::string FormatGoDuration(std::chrono::nanoseconds d);
+// "host:port", "[v6]:port", ":port"; port 1..65535. require_host: host may not be empty.
+StatusOr<HostPort> ParseHostPort(const std::string& text, bool require_host);
+
+extern const char kResecVersion[];
+
+}  // namespace resec

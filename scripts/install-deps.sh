@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages resec builds and tests with. Idempotent: when every
+# package is already installed it does nothing (no apt-get update), so a warm
+# machine pays a single dpkg-query.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libssl-dev libsystemd-dev
+  redis-server redis-sentinel redis-tools
+  openssl curl iproute2 procps gnuplot-nox
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian redis-server package starts a system instance on :6379; tests never
+# use it, and leaving it running would make the demo's default port collide.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
+  "${sudo_cmd[@]}" systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi

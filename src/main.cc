@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("resec: not wired yet"); return 1; }

@@ -1,0 +1,2 @@
+// Anchor so the support library is never empty.
+namespace resec::testing {}
