@@ -1,4 +1,5 @@
-// Snapshots the watchers publish and the commands the reconciler sends back.
+// Snapshots the watchers publish and the commands and intents the reconciler
+// sends back.
 //
 // Each watcher owns its client and publishes a complete, immutable snapshot of
 // what it knows after every change; the reconciler never sees partial state.
@@ -114,23 +115,33 @@ struct ConsulState {
 
 // ---------------------------------------------------------------- commands
 
+// The Consul side is driven by intent, not by one-shot commands: the
+// reconciler sends the complete state it wants (hold the lock or not, the
+// registration, the check status) and the Consul watcher converges on it,
+// repairing whatever Consul loses (a restarted dev agent forgets services and
+// sessions) without the reconciler having to notice. Intents are idempotent,
+// so a coalescing queue may drop all but the newest.
+struct ConsulIntent {
+  bool hold_lock = false;                 // compete for the lock, or keep it; false releases it
+  std::optional<RedisRole> register_as;   // nullopt: not registered (deregister)
+  std::string check_status = "passing";   // passing | warning | critical
+  std::string check_output;               // current INFO text
+  std::optional<PeerReport> report;       // our replication state, for peers' elections
+  std::optional<LockRecord> lock_record;  // written into the lock key when we acquire it
+  bool operator==(const ConsulIntent&) const = default;
+};
+
 namespace cmd {
-// Consul.
-struct CompeteForLock {};            // create a session if needed and try to acquire when free
-struct StopCompeting {};             // do not acquire (Redis unhealthy or not eligible)
-struct ReleaseLock {};               // release the key and destroy the session
-struct RegisterService { RedisRole role; };  // (re)register with this role's name and tags
-struct DeregisterService {};
-struct UpdateCheck { std::string status; std::string output; };  // passing|warning|critical
-struct PublishReport { PeerReport report; };
-// Redis.
-struct PromoteToMaster {};                                   // REPLICAOF NO ONE
-struct ReplicateFrom { std::string host; int port; };        // REPLICAOF host port + CLIENT KILL
+struct PromoteToMaster {  // REPLICAOF NO ONE
+  bool operator==(const PromoteToMaster&) const = default;
+};
+struct ReplicateFrom {                                 // REPLICAOF host port + CLIENT KILL
+  std::string host;
+  int port = 0;
+  bool operator==(const ReplicateFrom&) const = default;
+};
 }  // namespace cmd
 
-using ConsulCommand = std::variant<cmd::CompeteForLock, cmd::StopCompeting, cmd::ReleaseLock,
-                                   cmd::RegisterService, cmd::DeregisterService, cmd::UpdateCheck,
-                                   cmd::PublishReport>;
 using RedisCommand = std::variant<cmd::PromoteToMaster, cmd::ReplicateFrom>;
 
 // ---------------------------------------------------------------- dumps and diffs

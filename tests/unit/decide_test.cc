@@ -1,0 +1,344 @@
+// One row per rule of Decide(), in the reference's decision order, plus the
+// rules this project adds. Each row names what it pins.
+#include "resec/decide.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace resec {
+namespace {
+
+constexpr char kSelf[] = "redis@:7001";
+constexpr char kOther[] = "redis@:7002";
+constexpr char kThird[] = "redis@:7003";
+
+RedisState HealthyMaster() {
+  RedisState r;
+  r.ready = r.healthy = true;
+  r.role = RedisRole::kMaster;
+  r.master_replid = "aaaa";
+  r.master_repl_offset = 100;
+  r.info = "# Replication\r\nrole:master\r\n";
+  return r;
+}
+
+RedisState LinkedReplica(const std::string& host, int port) {
+  RedisState r = HealthyMaster();
+  r.role = RedisRole::kReplica;
+  r.master_host = host;
+  r.master_port = port;
+  r.master_link_up = true;
+  r.slave_repl_offset = 100;
+  return r;
+}
+
+ConsulState Reachable() {
+  ConsulState c;
+  c.ready = c.reachable = true;
+  c.session_id = "s-self";
+  return c;
+}
+
+ServiceInstance Master(const std::string& id, const std::string& addr, int port) {
+  return {id, "node", addr, port, {}};
+}
+
+ConsulState HeldByOther() {
+  ConsulState c = Reachable();
+  c.lock_holder_session = "s-other";
+  c.lock_record = LockRecord{kOther, "", 7002, "aaaa", 100};
+  c.masters = {Master(kOther, "127.0.0.1", 7002)};
+  c.masters_known = true;
+  return c;
+}
+
+DecideOptions Options() {
+  DecideOptions o;
+  o.self_id = kSelf;
+  o.announce_port = 7001;
+  return o;
+}
+
+struct Row {
+  const char* name;
+  std::function<void(ConsulState&, RedisState&, DecideOptions&, DecideMemory&)> setup;
+  Rule rule;
+  // Expectations; std::nullopt = must be absent.
+  std::optional<bool> hold_lock;
+  std::optional<std::optional<RedisRole>> register_as;  // outer nullopt: no intent expected
+  std::optional<RedisCommand> redis;
+};
+
+const TimePoint kNow = TimePoint(std::chrono::hours(10));
+
+TEST(Decide, Table) {
+  const std::vector<Row> rows = {
+      {"1. no Consul state yet: wait",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) { c.ready = false; },
+       Rule::kWaitForInitialState, std::nullopt, std::nullopt, std::nullopt},
+      {"1. no Redis state yet: wait",
+       [](ConsulState&, RedisState& r, DecideOptions&, DecideMemory&) { r.ready = false; },
+       Rule::kWaitForInitialState, std::nullopt, std::nullopt, std::nullopt},
+      {"2. Consul unreachable: do nothing",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) { c.reachable = false; },
+       Rule::kConsulUnreachable, std::nullopt, std::nullopt, std::nullopt},
+      {"3. Redis unhealthy: release the lock and deregister",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_held = true;
+         r.healthy = false;
+         r.error = "connection refused";
+       },
+       Rule::kRedisUnhealthy, false, std::optional<RedisRole>(), std::nullopt},
+      {"3. Redis loading counts as unhealthy",
+       [](ConsulState&, RedisState& r, DecideOptions&, DecideMemory&) {
+         r.healthy = false;
+         r.loading = true;
+         r.error = "loading";
+       },
+       Rule::kRedisUnhealthy, false, std::optional<RedisRole>(), std::nullopt},
+      {"4. two passing masters, we hold the lock: keep our registration",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) {
+         c.lock_held = true;
+         c.masters = {Master(kSelf, "127.0.0.1", 7001), Master(kOther, "127.0.0.1", 7002)};
+       },
+       Rule::kMasterKeepsLock, true, std::optional<RedisRole>(RedisRole::kMaster), std::nullopt},
+      {"4. two passing masters, we do not hold the lock: step down and follow the holder",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.masters.push_back(Master(kSelf, "127.0.0.1", 7001));
+         c.registered = true;
+         c.registered_role = RedisRole::kMaster;
+         r = HealthyMaster();
+       },
+       Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
+      {"4. two passing masters, no record of the holder: follow nobody",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.lock_record.reset();
+         c.masters.push_back(Master(kThird, "127.0.0.1", 7003));
+         r = LinkedReplica("127.0.0.1", 7002);
+       },
+       Rule::kWaitForMaster, false, std::nullopt, std::nullopt},
+      {"5. holding the lock, Redis already master: refresh as master",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) { c.lock_held = true; },
+       Rule::kMasterKeepsLock, true, std::optional<RedisRole>(RedisRole::kMaster), std::nullopt},
+      {"5. holding the lock, Redis is a replica: promote, not yet advertised as master",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_held = true;
+         r = LinkedReplica("127.0.0.1", 7002);
+       },
+       Rule::kPromote, true, std::optional<RedisRole>(), RedisCommand(cmd::PromoteToMaster{})},
+      {"6. no master known, lock free, best candidate: compete",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) { c.lock_free = true; },
+       Rule::kCompete, true, std::optional<RedisRole>(), std::nullopt},
+      {"6. not replicating the current master: enslave",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7003);
+       },
+       Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
+      {"6. full sync in progress: deregister",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.master_link_up = false;
+         r.master_sync_in_progress = true;
+       },
+       Rule::kReplicaCannotServe, false, std::optional<RedisRole>(), std::nullopt},
+      {"6. link down longer than 10s: deregister",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.master_link_up = false;
+         r.master_link_down_since_seconds = 11;
+       },
+       Rule::kReplicaCannotServe, false, std::optional<RedisRole>(), std::nullopt},
+      {"6. link down for 3s: still serving",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.master_link_up = false;
+         r.master_link_down_since_seconds = 3;
+       },
+       Rule::kReplicaHealthy, false, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
+      {"6. replicating the current master: refresh as replica",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7002);
+       },
+       Rule::kReplicaHealthy, false, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
+      {"ours: the lock lost while master: demote and re-register as replica at once",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.registered = true;
+         c.registered_role = RedisRole::kMaster;
+         r = HealthyMaster();
+       },
+       Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
+      {"ours: a free lock is not followed even if the catalog still shows a master",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.lock_free = true;
+         r = LinkedReplica("127.0.0.1", 7002);
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: a fresh master without the lock is not advertised while competing",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         c.registered = true;
+         c.registered_role = RedisRole::kMaster;
+       },
+       Rule::kCompete, true, std::optional<RedisRole>(), std::nullopt},
+      {"ours: a peer with a higher offset goes first",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         c.lock_record = LockRecord{kThird, "", 7003, "aaaa", 50};
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100}};
+         r = LinkedReplica("127.0.0.1", 7003);
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: the better peer did not take the lock within the grace: we may",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100}};
+         r = LinkedReplica("127.0.0.1", 7003);
+         m.lock_free_since = kNow - std::chrono::milliseconds(1500);
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: an unhealthy peer with a higher offset does not block us",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, false, "slave", "aaaa", "", 200, 100}};
+         r = LinkedReplica("127.0.0.1", 7003);
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: equal offsets, higher priority goes first",
+       [](ConsulState& c, RedisState&, DecideOptions& o, DecideMemory&) {
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 100, 200}};
+         o.priority = 100;
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: equal offset and priority, lower ID goes first",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         c.peers = {PeerReport{"redis@:7000", "", 7000, true, "slave", "aaaa", "", 100, 100}};
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: a Redis restarted empty never wins over replicas that hold the data",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         c.lock_record = LockRecord{kSelf, "", 7001, "old-master-id", 5000};
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "old-master-id", "", 4990, 100}};
+         r = HealthyMaster();
+         r.master_replid = "fresh-id";
+         r.master_repl_offset = 0;
+         m.lock_free_since = kNow - std::chrono::hours(1);  // grace long gone: lineage still rules
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: a promoted replica descends through replid2",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         c.lock_record = LockRecord{kOther, "", 7002, "old", 10};
+         r = HealthyMaster();
+         r.master_replid = "new";
+         r.master_replid2 = "old";
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: nobody descends from the record (all restarted): anyone may win",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         c.lock_record = LockRecord{kOther, "", 7002, "gone", 10};
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: priority 0 never competes",
+       [](ConsulState& c, RedisState&, DecideOptions& o, DecideMemory&) {
+         c.lock_free = true;
+         o.priority = 0;
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: no promotion during the stall cool-down",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         m.no_promotion_until = kNow + std::chrono::seconds(1);
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"compat: elect_best off, any healthy agent competes",
+       [](ConsulState& c, RedisState&, DecideOptions& o, DecideMemory&) {
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 999, 100}};
+         o.elect_best = false;
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
+  };
+
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    ConsulState consul = Reachable();
+    RedisState redis = HealthyMaster();
+    DecideOptions options = Options();
+    DecideMemory memory;
+    row.setup(consul, redis, options, memory);
+    const Decision d = Decide(consul, redis, options, kNow, memory);
+    EXPECT_EQ(RuleName(d.rule), RuleName(row.rule)) << d.reason;
+    if (row.hold_lock) {
+      ASSERT_TRUE(d.intent.has_value());
+      EXPECT_EQ(d.intent->hold_lock, *row.hold_lock);
+    }
+    if (row.register_as) {
+      ASSERT_TRUE(d.intent.has_value());
+      EXPECT_EQ(d.intent->register_as, *row.register_as);
+    }
+    if (!row.hold_lock && !row.register_as && row.rule <= Rule::kConsulUnreachable) {
+      EXPECT_FALSE(d.intent.has_value());
+    }
+    EXPECT_EQ(d.redis, row.redis);
+  }
+}
+
+TEST(Decide, HolderWritesItsIdentityIntoTheLockRecord) {
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  const Decision d = Decide(c, HealthyMaster(), Options(), kNow, {});
+  ASSERT_TRUE(d.intent && d.intent->lock_record);
+  EXPECT_EQ(d.intent->lock_record->holder_id, kSelf);
+  EXPECT_EQ(d.intent->lock_record->port, 7001);
+  EXPECT_EQ(d.intent->lock_record->replid, "aaaa");
+}
+
+TEST(Decide, CheckOutputCarriesCurrentInfo) {
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  RedisState r = HealthyMaster();
+  r.info = "role:master\r\nmaster_repl_offset:12345\r\n";
+  const Decision d = Decide(c, r, Options(), kNow, {});
+  ASSERT_TRUE(d.intent);
+  EXPECT_EQ(d.intent->check_output, r.info);
+  EXPECT_EQ(d.intent->check_status, "passing");
+}
+
+TEST(RedisCanServe, Table) {
+  struct {
+    const char* name;
+    RedisState state;
+    bool want;
+  } rows[] = {
+      {"master", HealthyMaster(), true},
+      {"linked replica", LinkedReplica("h", 1), true},
+      {"unhealthy", [] { auto r = HealthyMaster(); r.healthy = false; return r; }(), false},
+      {"syncing", [] { auto r = LinkedReplica("h", 1); r.master_sync_in_progress = true; return r; }(), false},
+      {"link down", [] { auto r = LinkedReplica("h", 1); r.master_link_up = false; return r; }(), false},
+      {"not ready", RedisState{}, false},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.name);
+    EXPECT_EQ(RedisCanServe(row.state), row.want);
+  }
+}
+
+}  // namespace
+}  // namespace resec
