@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -79,6 +80,38 @@ struct Config {
   std::string log_level = "info";  // debug, info, warn, error (fatal/panic map to error)
   LogFormat log_format = LogFormat::kText;
 
+  // ---- Settings beyond the original (ours; each has a variable and a flag). ----
+  // REDIS_POLL_INTERVAL: how often INFO is polled. The original polls every 1s,
+  // which alone adds up to a second to failure detection.
+  std::chrono::milliseconds redis_poll_interval{250};
+  // CONSUL_LOCK_DELAY: the session's lock-delay. Consul's default of 15s blocks
+  // a new master for that long after a holder's session is invalidated; 1s keeps
+  // the protection against a flapping holder without the 15s outage. 0s..60s
+  // (Consul's maximum).
+  std::chrono::milliseconds lock_delay{1000};
+  // CONSUL_CHECK_TTL: TTL of our service check; 0 derives 3 x HEALTHCHECK_TIMEOUT
+  // like the original (see EffectiveCheckTtl()).
+  std::chrono::milliseconds check_ttl{0};
+  // CONSUL_SESSION_CHECKS: attach our service TTL check to the lock session, so a
+  // dead agent loses the lock when its check turns critical, not only at session TTL.
+  bool session_checks = true;
+  // REDIS_PRIORITY: tie-breaker among equally up-to-date replicas (higher wins);
+  // 0 means this instance is never promoted.
+  int redis_priority = 100;
+  // FENCING: fence an old master that lost the lock (refuse its writes).
+  bool fencing = true;
+  // MIN_REPLICAS_TO_WRITE / MIN_REPLICAS_MAX_LAG: Redis' min-replicas-to-write and
+  // min-replicas-max-lag (whole seconds, as Redis takes them); 0 replicas = off.
+  int min_replicas_to_write = 0;
+  std::chrono::seconds min_replicas_max_lag{10};
+  // SWITCHOVER_TIMEOUT: how long a planned switchover waits for the new master.
+  std::chrono::milliseconds switchover_timeout{5000};
+
+  // check_ttl, or 3 x healthcheck_timeout when check_ttl is 0 (the original's rule).
+  std::chrono::milliseconds EffectiveCheckTtl() const {
+    return check_ttl.count() > 0 ? check_ttl : 3 * healthcheck_timeout;
+  }
+
   bool tag_mode() const { return !service_name.empty(); }
   // "<name or prefix>@<announce addr>"
   std::string ServiceId() const;
@@ -115,6 +148,13 @@ StatusOr<std::chrono::nanoseconds> ParseGoDuration(const std::string& text);
 std::string FormatGoDuration(std::chrono::nanoseconds d);
 // "host:port", "[v6]:port", ":port"; port 1..65535. require_host: host may not be empty.
 StatusOr<HostPort> ParseHostPort(const std::string& text, bool require_host);
+
+// The value quoted for an error or log line: '"' and '\\' escaped, other
+// non-printable bytes as \xNN, cut after max_bytes with "..." after the quote.
+std::string QuoteForDisplay(std::string_view text, size_t max_bytes = 64);
+// LOG_LEVEL's accepted names (case-insensitive) to debug, info, warn or error;
+// nullopt when unknown.
+std::optional<std::string> NormalizeLogLevel(std::string_view level);
 
 extern const char kResecVersion[];
 
