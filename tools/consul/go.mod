@@ -1,10 +1,45 @@
+// Wrapper module that builds the Consul agent used by resec's integration tests
+// and demo (scripts/build-consul.sh). It only exists to give
+// github.com/hashicorp/consul@v1.14.11 a module graph: `go install pkg@version`
+// refuses Consul because its go.mod has replace directives, and in a wrapper
+// those replace/exclude lines are ignored, so this file restates what matters.
+//
+// Why 1.14.11: the last 1.14 release and MPL-2.0 licensed (Consul is BUSL from
+// 1.17.0; 1.15/1.16 also need the envoyextensions and troubleshoot modules).
+// scripts/build-consul.sh refuses to build unless the downloaded module's
+// LICENSE is the Mozilla Public License, version 2.0.
+//
+// Every version below is the one Consul v1.14.11's own go.mod requires: `go mod
+// tidy` selects exactly those and none needed a bump to build with Go 1.26
+// (no //go:linkname lock-down errors from golang.org/x/net v0.17.0 or
+// golang.org/x/sys v0.13.0; json-iterator is v1.1.12 and reflect2 v1.0.2;
+// go4.org/unsafe/assume-no-moving-gc is not in the build). Never `go get -u`:
+// a newer go-control-plane breaks agent/xds. Test-only requirements of Consul
+// (pprof, tcpproxy, goleak, gotest.tools, ...) are dropped by tidy.
 module resec/tools/consul
 
+// 1.24 is the first release with the tool directive.
 go 1.24
 
+// Run with the runtime/library defaults Consul 1.14.11 shipped with (go 1.20).
 godebug default=go1.20
 
+// Keeps Consul's main package in the module graph (and go.sum complete for it).
 tool github.com/hashicorp/consul
+
+require github.com/hashicorp/consul v1.14.11 // indirect
+
+// Consul's go.mod replaces api, sdk and proto-public with its own subdirectories,
+// which a wrapper does not see. The ideal pin is a pseudo-version at the v1.14.11
+// tag's commit, but the module proxy's .info for v1.14.11 carries no Origin
+// hash and the commit could not be learned without github.com. So these are
+// the released versions Consul v1.14.11's go.mod itself requires (api v1.18.1,
+// proto-public v0.2.1, sdk v0.13.0); they compile and the agent works.
+require (
+	github.com/hashicorp/consul/api v1.18.1 // indirect
+	github.com/hashicorp/consul/proto-public v0.2.1 // indirect
+	github.com/hashicorp/consul/sdk v0.13.0 // indirect
+)
 
 require (
 	cloud.google.com/go/compute v1.19.1 // indirect
@@ -84,12 +119,8 @@ require (
 	github.com/googleapis/gax-go/v2 v2.7.1 // indirect
 	github.com/gophercloud/gophercloud v0.3.0 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware v1.0.1-0.20190118093823-f849b5445de4 // indirect
-	github.com/hashicorp/consul v1.14.11 // indirect
 	github.com/hashicorp/consul-awsauth v0.0.0-20220713182709-05ac1c5c2706 // indirect
 	github.com/hashicorp/consul-net-rpc v0.0.0-20220307172752-3602954411b4 // indirect
-	github.com/hashicorp/consul/api v1.18.1 // indirect
-	github.com/hashicorp/consul/proto-public v0.2.1 // indirect
-	github.com/hashicorp/consul/sdk v0.13.0 // indirect
 	github.com/hashicorp/errwrap v1.1.0 // indirect
 	github.com/hashicorp/go-bexpr v0.1.2 // indirect
 	github.com/hashicorp/go-checkpoint v0.5.0 // indirect
@@ -233,9 +264,13 @@ require (
 	sigs.k8s.io/yaml v1.3.0 // indirect
 )
 
+// Not in 1.14.11's go.mod, but later Consul branches carry it: go-msgpack v1.1.5
+// has breaking changes and v1.1.6 is the same code. Insurance against MVS ever
+// selecting them (the graph resolves to v0.5.5 today).
 exclude (
 	github.com/hashicorp/go-msgpack v1.1.5
 	github.com/hashicorp/go-msgpack v1.1.6
 )
 
+// Copied from Consul 1.14.11 (harmless insurance; not in today's build graph).
 replace launchpad.net/gocheck => github.com/go-check/check v0.0.0-20140225173054-eb6ee6f84d0a
