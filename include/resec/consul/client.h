@@ -101,7 +101,10 @@ class Client {
   // PUT ?acquire= / ?release=: true when Consul granted it.
   virtual StatusOr<bool> AcquireKey(const std::string& key, const std::string& session_id,
                                     const std::string& value) = 0;
-  virtual StatusOr<bool> ReleaseKey(const std::string& key, const std::string& session_id) = 0;
+  // Consul stores the PUT body on release too: pass the value the key should
+  // keep (resec keeps the lock record, the last master's lineage).
+  virtual StatusOr<bool> ReleaseKey(const std::string& key, const std::string& session_id,
+                                    const std::string& value) = 0;
   virtual Status PutKey(const std::string& key, const std::string& value) = 0;
   virtual Status DeleteKey(const std::string& key) = 0;
 

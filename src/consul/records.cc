@@ -1,0 +1,89 @@
+#include "resec/consul/records.h"
+
+#include <nlohmann/json.hpp>
+
+namespace resec::consul {
+namespace {
+
+using nlohmann::json;
+
+// Reads an optional member of the expected type; a wrong type is an error,
+// a missing member keeps the default (older agents may write fewer fields).
+template <typename T>
+bool Read(const json& j, const char* key, T& out, std::string& error) {
+  if (!j.contains(key) || j.at(key).is_null()) return true;
+  const json& v = j.at(key);
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) {
+      error = std::string("field ") + key + " is not a string";
+      return false;
+    }
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) {
+      error = std::string("field ") + key + " is not a boolean";
+      return false;
+    }
+  } else {
+    if (!v.is_number_integer()) {
+      error = std::string("field ") + key + " is not an integer";
+      return false;
+    }
+  }
+  out = v.get<T>();
+  return true;
+}
+
+StatusOr<json> ParseObject(std::string_view text, const char* what) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Internal(std::string("decode ") + what + ": not a JSON object");
+  return j;
+}
+
+}  // namespace
+
+std::string EncodeLockRecord(const LockRecord& r) {
+  return json{{"holder_id", r.holder_id}, {"address", r.address}, {"port", r.port},
+              {"replid", r.replid},       {"offset", r.offset}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+StatusOr<LockRecord> DecodeLockRecord(std::string_view text) {
+  auto j = ParseObject(text, "lock record");
+  if (!j.ok()) return j.status();
+  LockRecord r;
+  std::string error;
+  if (!Read(*j, "holder_id", r.holder_id, error) || !Read(*j, "address", r.address, error) ||
+      !Read(*j, "port", r.port, error) || !Read(*j, "replid", r.replid, error) ||
+      !Read(*j, "offset", r.offset, error)) {
+    return Internal("decode lock record: " + error);
+  }
+  if (r.holder_id.empty()) return Internal("decode lock record: no holder_id");
+  return r;
+}
+
+std::string EncodePeerReport(const PeerReport& p) {
+  return json{{"id", p.id},         {"address", p.address}, {"port", p.port},
+              {"healthy", p.healthy}, {"role", p.role},     {"replid", p.replid},
+              {"replid2", p.replid2}, {"offset", p.offset}, {"priority", p.priority}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+StatusOr<PeerReport> DecodePeerReport(std::string_view text) {
+  auto j = ParseObject(text, "peer report");
+  if (!j.ok()) return j.status();
+  PeerReport p;
+  std::string error;
+  if (!Read(*j, "id", p.id, error) || !Read(*j, "address", p.address, error) ||
+      !Read(*j, "port", p.port, error) || !Read(*j, "healthy", p.healthy, error) ||
+      !Read(*j, "role", p.role, error) || !Read(*j, "replid", p.replid, error) ||
+      !Read(*j, "replid2", p.replid2, error) || !Read(*j, "offset", p.offset, error) ||
+      !Read(*j, "priority", p.priority, error)) {
+    return Internal("decode peer report: " + error);
+  }
+  if (p.id.empty()) return Internal("decode peer report: no id");
+  return p;
+}
+
+std::string MembersPrefix(const std::string& lock_key) { return lock_key + "/members/"; }
+
+}  // namespace resec::consul
