@@ -1,0 +1,150 @@
+// redis::Watcher: the actor that owns the agent's connections to its Redis.
+//
+// It polls INFO, turns it into RedisState snapshots for the reconciler, and
+// executes the RedisCommands the reconciler sends back. Three threads:
+//   - the poller owns `client`: connects (with backoff while unreachable),
+//     reads INFO every poll_interval, executes commands between polls;
+//   - the liveness thread owns `liveness`, a second connection that sends
+//     nothing and blocks in WaitForDisconnect(): a crashed redis-server's
+//     kernel closes that socket at once, and the poller is woken to re-check
+//     immediately instead of at its next poll;
+//   - the forwarder moves commands from `in` into the poller's mailbox, so the
+//     poller can wait for "a command, a liveness alarm or the next poll" at
+//     once. Commands set the desired replication source, so the newest one
+//     supersedes any not yet executed.
+//
+// What is published (out.PushCoalesce, or the Publisher callback):
+//   - ready=true from the first observation on, reachable or not;
+//   - unreachable / INFO failed: healthy=false, error=why, other fields default;
+//   - loading:1: healthy=false, error="loading";
+//   - otherwise healthy=true; error holds the last failed command's error
+//     until a later command succeeds or Redis reaches that command's target
+//     (so `error` may be non-empty while healthy, for /state and logs).
+// A snapshot is pushed when anything but `info` and the two replication
+// offsets changed, and at least every second (kRefreshPeriod, timed by the
+// injected Clock) so offsets and INFO text stay fresh.
+//
+// Commands: PromoteToMaster -> REPLICAOF NO ONE; ReplicateFrom -> REPLICAOF
+// host port then CLIENT KILL TYPE normal. Both are skipped when the last INFO
+// already shows the target, so repeating a command never restarts a sync.
+// Commands arriving while Redis is unreachable are dropped (logged): the
+// reconciler decides again from the next snapshot.
+//
+// Thread-safety: Start() and Stop() may be called from any thread; the
+// clients are touched only by their own threads.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "resec/clock.h"
+#include "resec/queue.h"
+#include "resec/redis/client.h"
+#include "resec/state.h"
+
+namespace resec::redis {
+
+struct WatcherOptions {
+  // How often INFO is read (the original resec polls every second; a
+  // command or a liveness alarm triggers an extra read at once).
+  std::chrono::milliseconds poll_interval{250};
+  // The Redis operation timeout the clients were built with; Stop() may take
+  // this long when a call to a hung Redis is in flight.
+  std::chrono::milliseconds timeout{2000};
+};
+
+class Watcher {
+ public:
+  // Receives every published snapshot, on the poller thread. It must not
+  // block (push into a coalescing queue): a slow publisher delays polling.
+  using Publisher = std::function<void(const RedisState&)>;
+
+  // Takes ownership of two clients: one for INFO/commands, one dedicated to
+  // WaitForDisconnect. `clock`, `out` and `in` must outlive the watcher.
+  // Snapshots go to out.PushCoalesce().
+  Watcher(std::unique_ptr<Client> client, std::unique_ptr<Client> liveness, WatcherOptions options,
+          const Clock& clock, BoundedQueue<RedisState>& out, BoundedQueue<RedisCommand>& in);
+  // The same, publishing through a callback (the agent merges Redis and
+  // Consul snapshots into one inbox).
+  Watcher(std::unique_ptr<Client> client, std::unique_ptr<Client> liveness, WatcherOptions options,
+          const Clock& clock, Publisher publish, BoundedQueue<RedisCommand>& in);
+  ~Watcher();  // Stop()
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+
+  // Starts the threads. Once only; later calls do nothing.
+  void Start();
+  // Requests stop and joins. Idempotent. Returns within about
+  // max(250ms, timeout) even when Redis hangs mid-call.
+  void Stop();
+
+ private:
+  enum class Wake { kDeadline, kCommand, kGuard, kLivenessLost, kStop };
+
+  void RunPoller(std::stop_token stop);
+  void RunLiveness(std::stop_token stop);
+  void RunForwarder(std::stop_token stop);
+
+  // Connects if needed, reads INFO and publishes. False when Redis did not
+  // answer (the failure has been published).
+  bool Observe();
+  void Execute(const RedisCommand& command);
+  // Brings Redis in line with desired_guard_: (re)issues CLIENT PAUSE WRITE
+  // before the last pause runs out, unpauses, sets min-replicas-to-write.
+  void ApplyGuard();
+  void Publish(RedisState state);
+  void PublishUnreachable(const Status& status);
+  void PublishCrashed(const std::string& what);
+  // Blocks until `deadline`, a command (moved into *command), a liveness alarm
+  // or stop, whichever comes first.
+  Wake WaitForEvent(const std::stop_token& stop, SteadyClock::time_point deadline,
+                    std::optional<RedisCommand>* command);
+  void SleepFor(const std::stop_token& stop, std::chrono::milliseconds d);
+  // How long the liveness probe and the forwarder block at a time.
+  std::chrono::milliseconds BlockingSlice() const;
+
+  std::unique_ptr<Client> client_;    // poller thread only
+  std::unique_ptr<Client> liveness_;  // liveness thread only
+  const WatcherOptions options_;
+  const Clock& clock_;
+  const Publisher publish_;
+  BoundedQueue<RedisCommand>& in_;
+
+  // Poller thread only.
+  RedisState current_;                       // the last successful observation
+  std::optional<RedisState> last_published_;
+  TimePoint last_publish_time_{};
+  std::optional<RedisCommand> failed_command_;  // reported in `error` until resolved
+  std::string command_error_;
+  std::string last_logged_command_error_;
+  WriteGuard desired_guard_;
+  bool force_publish_ = false;  // the next observation is published whatever it holds
+  std::optional<WriteGuard> applied_min_replicas_;  // what CONFIG SET last set
+  bool paused_ = false;
+  SteadyClock::time_point pause_renew_at_{};
+  std::string last_logged_guard_error_;
+
+  // The poller's mailbox.
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::optional<RedisCommand> pending_command_;  // GUARDED_BY(mu_)
+  std::optional<WriteGuard> pending_guard_;      // GUARDED_BY(mu_)
+  bool liveness_lost_ = false;                   // GUARDED_BY(mu_)
+  bool observe_requested_ = false;               // GUARDED_BY(mu_)
+
+  std::mutex lifecycle_mu_;  // serialises Start() and Stop()
+  bool started_ = false;     // GUARDED_BY(lifecycle_mu_)
+  // Last members: destroyed (joined) before anything they use.
+  std::jthread poller_;
+  std::jthread liveness_thread_;
+  std::jthread forwarder_;
+};
+
+}  // namespace resec::redis
