@@ -10,6 +10,10 @@ packages=(
   libgtest-dev libgmock-dev libssl-dev libsystemd-dev
   redis-server redis-sentinel redis-tools
   openssl curl iproute2 procps gnuplot-nox
+  # Packaging and the operability tests: the .deb (dpkg-shlibdeps, the man
+  # page), `systemd-analyze verify` of the unit (man-db for its man check),
+  # `docker-compose config` of the compose example, YAML for its environment.
+  dpkg-dev help2man systemd man-db docker-compose python3-yaml
 )
 
 missing=()

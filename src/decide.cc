@@ -11,6 +11,8 @@ std::string_view RuleName(Rule rule) {
     case Rule::kConsulUnreachable: return "consul-unreachable";
     case Rule::kRedisUnhealthy: return "redis-unhealthy";
     case Rule::kMasterKeepsLock: return "master-keeps-lock";
+    case Rule::kSwitchoverCatchUp: return "switchover-catch-up";
+    case Rule::kSwitchoverHandOver: return "switchover-hand-over";
     case Rule::kPromote: return "promote";
     case Rule::kWaitForMaster: return "wait-for-master";
     case Rule::kCompete: return "compete";
@@ -22,10 +24,42 @@ std::string_view RuleName(Rule rule) {
   return "unknown";
 }
 
+std::string ReplicationSectionFirst(const std::string& info) {
+  const std::string header = "# Replication";
+  const auto start = info.find(header);
+  if (start == std::string::npos || start == 0) return info;
+  // The section runs to the next "# " header (or the end).
+  auto end = info.find("\n# ", start + header.size());
+  end = end == std::string::npos ? info.size() : end + 1;
+  return info.substr(start, end - start) + info.substr(0, start) + info.substr(end);
+}
+
 bool RedisCanServe(const RedisState& redis) {
   if (!redis.ready || !redis.healthy) return false;
   if (redis.role == RedisRole::kMaster) return true;
   return redis.role == RedisRole::kReplica && redis.master_link_up && !redis.master_sync_in_progress;
+}
+
+std::string SwitchoverTarget(const ConsulState& consul, const RedisState& redis, const SwitchoverPlan& plan) {
+  std::string best;
+  int64_t best_offset = -1;
+  for (const auto& p : consul.peers) {
+    if (!p.healthy || p.priority <= 0) continue;
+    if (!plan.to.empty()) {
+      if (p.id == plan.to) return p.id;
+      continue;
+    }
+    // Rank by what the master itself sees of each replica: its acked offset.
+    int64_t offset = -1;
+    for (const auto& r : redis.replicas) {
+      if (r.port == p.port && (p.address.empty() || p.address == r.ip) && r.state == "online") offset = r.offset;
+    }
+    if (offset > best_offset || (offset == best_offset && p.id < best)) {
+      best = p.id;
+      best_offset = offset;
+    }
+  }
+  return best_offset >= 0 ? best : "";
 }
 
 std::optional<ServiceInstance> CurrentMaster(const ConsulState& consul, const std::string& self_id) {
@@ -50,11 +84,18 @@ namespace {
 
 struct Candidate {
   std::string id;
+  bool master = false;
+  std::string following;
   std::string replid;
   std::string replid2;
   int64_t offset = 0;
   int priority = 0;
 };
+
+std::string Following(const RedisState& redis) {
+  if (redis.role != RedisRole::kReplica) return "";
+  return redis.master_host + ":" + std::to_string(redis.master_port);
+}
 
 PeerReport ReportOf(const RedisState& redis, const DecideOptions& options) {
   PeerReport r;
@@ -67,14 +108,36 @@ PeerReport ReportOf(const RedisState& redis, const DecideOptions& options) {
   r.replid2 = redis.master_replid2;
   r.offset = redis.DataOffset();
   r.priority = options.priority;
+  r.following = Following(redis);
   return r;
 }
 
-ConsulIntent BaseIntent(const RedisState& redis, const DecideOptions& options) {
+ConsulIntent BaseIntent(const ConsulState& consul, const RedisState& redis, const DecideOptions& options,
+                        const DecideMemory& memory) {
   ConsulIntent intent;
-  intent.check_output = redis.info;
+  intent.check_output = ReplicationSectionFirst(redis.info);
   intent.report = ReportOf(redis, options);
+  intent.report->free_index = consul.lock_free && !memory.own_offset_stale ? consul.lock_modify_index : 0;
   return intent;
+}
+
+// A master proves it may take writes only while it holds the lock with time
+// to spare on its lease; otherwise another may already be promoted.
+WriteGuard GuardFor(const ConsulState& consul, const RedisState& redis, const DecideOptions& options,
+                    TimePoint now) {
+  WriteGuard g;
+  if (redis.role != RedisRole::kMaster) return g;
+  const bool lease_ok = consul.reachable && consul.lock_held && now + consul.lease_ttl / 3 < consul.lease_deadline;
+  g.pause_writes = options.fencing && !lease_ok;
+  if (consul.lock_held && options.min_replicas_to_write > 0) {
+    // Only as many as are there to ack: a master whose replicas are all gone
+    // still takes writes while its agent holds the lock.
+    const auto healthy = std::count_if(consul.peers.begin(), consul.peers.end(),
+                                       [](const PeerReport& p) { return p.healthy; });
+    g.min_replicas_to_write = healthy >= options.min_replicas_to_write ? options.min_replicas_to_write : 0;
+    g.min_replicas_max_lag = options.min_replicas_max_lag;
+  }
+  return g;
 }
 
 }  // namespace
@@ -87,29 +150,73 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
   }
   if (!options.elect_best) return {true, "any healthy instance may take the lock"};
 
+  if (memory.own_offset_stale) return {false, "reading our own final offset"};
+  const TimePoint free_since = memory.lock_free_since.value_or(now);
+  const auto live = [&](const PeerReport& p) { return p.id != options.self_id && p.healthy && p.priority > 0; };
+
+  // A holder that handed over named its successor: nobody else goes first.
+  if (consul.lock_record && !consul.lock_record->successor.empty()) {
+    const std::string& successor = consul.lock_record->successor;
+    if (successor == options.self_id) return {true, "designated successor"};
+    const bool successor_live = std::any_of(consul.peers.begin(), consul.peers.end(),
+                                            [&](const PeerReport& p) { return live(p) && p.id == successor; });
+    if (successor_live && now - free_since < options.election_grace) {
+      return {false, "waiting for the designated successor " + successor};
+    }
+  }
+
+  // Offsets only compare once every live peer has reported after the lock
+  // freed (its old master is gone, so its offset is final).
+  if (consul.lock_modify_index != 0 && now - free_since < options.report_freshness_wait) {
+    for (const auto& p : consul.peers) {
+      if (live(p) && p.free_index != consul.lock_modify_index) {
+        return {false, "waiting for " + p.id + " to report its final offset"};
+      }
+    }
+  }
+
   std::vector<Candidate> candidates;
-  candidates.push_back({options.self_id, redis.master_replid, redis.master_replid2, redis.DataOffset(),
-                        options.priority});
+  candidates.push_back({options.self_id, redis.role == RedisRole::kMaster, Following(redis), redis.master_replid,
+                        redis.master_replid2, redis.DataOffset(), options.priority});
   for (const auto& p : consul.peers) {
     if (p.id == options.self_id || !p.healthy || p.priority <= 0) continue;
-    candidates.push_back({p.id, p.replid, p.replid2, p.offset, p.priority});
+    candidates.push_back(
+        {p.id, p.role == RoleName(RedisRole::kMaster), p.following, p.replid, p.replid2, p.offset, p.priority});
   }
 
   // Lineage: when the last master is known, only data that descends from it
   // may win; a Redis restarted empty has a fresh replication ID.
   if (consul.lock_record && !consul.lock_record->replid.empty()) {
-    const std::string& last = consul.lock_record->replid;
-    auto descends = [&](const Candidate& c) { return c.replid == last || c.replid2 == last; };
+    const LockRecord& rec = *consul.lock_record;
+    const std::string& last = rec.replid;
+    // The holder's address as its replicas' Redis names it: an empty record
+    // address (loopback announce) matches any host on that port.
+    auto follows_holder = [&](const Candidate& c) {
+      const auto colon = c.following.rfind(':');
+      if (colon == std::string::npos || c.following.substr(colon + 1) != std::to_string(rec.port)) return false;
+      return rec.address.empty() || c.following.substr(0, colon) == rec.address;
+    };
+    auto descends = [&](const Candidate& c) {
+      return c.replid == last || c.replid2 == last || follows_holder(c);
+    };
     if (std::any_of(candidates.begin(), candidates.end(), descends)) {
       if (!descends(candidates.front())) {
         return {false, "our data does not descend from the last master (replid " + last + ")"};
       }
       std::erase_if(candidates, [&](const Candidate& c) { return !descends(c); });
+    } else if (now - free_since < options.orphan_grace) {
+      // Nobody visible holds the last master's data. That is a disaster
+      // (every node restarted empty) or, far more often, peers that are
+      // between sessions for a moment: give them time to reappear.
+      return {false, "no live member holds the last master's data (replid " + last + ") yet"};
     }
   }
 
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
     if (a.offset != b.offset) return a.offset > b.offset;
+    // At equal data, keep the current master (no needless failover when
+    // Consul lost the lock, e.g. a dev agent restarted).
+    if (a.master != b.master) return a.master;
     if (a.priority != b.priority) return a.priority > b.priority;
     return a.id < b.id;
   });
@@ -118,8 +225,7 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
   const auto rank = static_cast<int64_t>(self - candidates.begin());
   if (rank == 0) return {true, "most up-to-date candidate"};
 
-  const TimePoint since = memory.lock_free_since.value_or(now);
-  if (now - since >= rank * options.election_grace) {
+  if (now - free_since >= rank * options.election_grace) {
     return {true, "better candidates did not take the lock in time"};
   }
   const Candidate& best = candidates.front();
@@ -138,6 +244,9 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
   if (!consul.reachable) {
     d.rule = Rule::kConsulUnreachable;
     d.reason = "Consul unreachable: " + consul.error;
+    // Change nothing in Consul, but a master that cannot renew its lease
+    // fences itself before another could be promoted.
+    if (redis.healthy) d.guard = GuardFor(consul, redis, options, now);
     return d;
   }
   if (!redis.healthy) {
@@ -149,12 +258,48 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     return d;
   }
 
-  ConsulIntent intent = BaseIntent(redis, options);
+  ConsulIntent intent = BaseIntent(consul, redis, options, memory);
+  d.guard = GuardFor(consul, redis, options, now);
 
   if (consul.lock_held) {
     intent.hold_lock = true;
-    intent.lock_record = LockRecord{options.self_id, options.announce_host, options.announce_port,
-                                    redis.master_replid, redis.DataOffset()};
+    intent.lock_record = LockRecord{.holder_id = options.self_id,
+                                    .address = options.announce_host,
+                                    .port = options.announce_port,
+                                    .replid = redis.master_replid,
+                                    .offset = redis.DataOffset(),
+                                    .successor = ""};
+    if (redis.role == RedisRole::kMaster && memory.switchover) {
+      // Planned switchover: no write may be acknowledged that the successor
+      // does not have, so pause writes, wait until it has caught up, then
+      // release the lock naming it. Past the deadline: a plain release.
+      intent.register_as = RedisRole::kMaster;
+      d.guard->pause_writes = true;
+      const std::string target = SwitchoverTarget(consul, redis, *memory.switchover);
+      bool caught_up = false;
+      for (const auto& p : consul.peers) {
+        if (p.id != target) continue;
+        for (const auto& r : redis.replicas) {
+          if (r.port == p.port && (p.address.empty() || p.address == r.ip) &&
+              r.offset >= redis.master_repl_offset) {
+            caught_up = true;
+          }
+        }
+      }
+      if (caught_up || now >= memory.switchover->deadline) {
+        d.rule = Rule::kSwitchoverHandOver;
+        d.reason = caught_up ? "switchover: " + target + " has every write; handing over"
+                             : "switchover: deadline passed; releasing the lock";
+        intent.hold_lock = false;
+        intent.lock_record->successor = caught_up ? target : "";
+      } else {
+        d.rule = Rule::kSwitchoverCatchUp;
+        d.reason = target.empty() ? "switchover: no healthy replica to hand over to"
+                                  : "switchover: writes paused, waiting for " + target + " to catch up";
+      }
+      d.intent = std::move(intent);
+      return d;
+    }
     if (redis.role == RedisRole::kMaster) {
       d.rule = Rule::kMasterKeepsLock;
       d.reason = "holding the lock and Redis is master";
@@ -165,9 +310,8 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
       d.redis = cmd::PromoteToMaster{};
       // Advertised as master only once Redis really is one, so clients never
       // get READONLY from the "master".
-      if (consul.registered && consul.registered_role == RedisRole::kReplica) {
-        intent.register_as = RedisRole::kReplica;
-      }
+      intent.register_as = RedisRole::kReplica;
+      intent.check_status = RedisCanServe(redis) ? "passing" : "warning";
     }
     d.intent = std::move(intent);
     return d;
@@ -175,12 +319,12 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
 
   const std::optional<ServiceInstance> master = CurrentMaster(consul, options.self_id);
   if (!master) {
-    // Nobody to follow. A Redis that is master without the lock is not
-    // advertised (it is either fresh or a deposed master).
-    if (redis.role == RedisRole::kReplica && consul.registered &&
-        consul.registered_role == RedisRole::kReplica) {
-      intent.register_as = RedisRole::kReplica;
-    }
+    // Nobody to follow. We stay registered, under the replica's name, so our
+    // TTL check exists for the lock session to be bound to (an agent that
+    // dies then loses the lock when the check expires); but a Redis that is
+    // master without the lock (fresh, or deposed) is never passing.
+    intent.register_as = RedisRole::kReplica;
+    intent.check_status = redis.role == RedisRole::kReplica && RedisCanServe(redis) ? "passing" : "warning";
     if (!consul.lock_free) {
       d.rule = Rule::kWaitForMaster;
       d.reason = "the lock is held by another agent whose master is not in the catalog yet";

@@ -1,2 +1,80 @@
+// resec: wiring only. Parse the configuration, build the actors, wait for a
+// signal, shut down in order, exit with a meaningful code.
+//
+// Exit codes: 0 clean shutdown (or --help/--version), 1 a fatal runtime error
+// (the state server cannot listen), 2 invalid configuration.
+#include <signal.h>
+
 #include <cstdio>
-int main() { std::puts("resec: not wired yet"); return 1; }
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "resec/agent.h"
+#include "resec/cli/commands.h"
+#include "resec/config.h"
+#include "resec/logging.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // `resec status|switchover|health ...`: operator commands, same settings.
+  if (const auto code = resec::cli::RunCommand(args, resec::CurrentEnvironment(), std::cout, std::cerr)) {
+    return *code;
+  }
+  const resec::ParseResult parsed =
+      resec::ParseConfig(resec::CurrentEnvironment(), args, resec::ReadWholeFile);
+  if (const auto* help = std::get_if<resec::HelpRequest>(&parsed)) {
+    std::cout << help->text << resec::cli::CommandsHelp();
+    return 0;
+  }
+  if (const auto* version = std::get_if<resec::VersionRequest>(&parsed)) {
+    std::cout << version->text << '\n';
+    return 0;
+  }
+  if (const auto* errors = std::get_if<resec::ConfigErrors>(&parsed)) {
+    for (const auto& line : errors->lines) std::cerr << line << '\n';
+    return 2;
+  }
+  const resec::Config& config = std::get<resec::Config>(parsed);
+
+  if (resec::Status st = resec::SetupLogging(
+          config.log_level, config.log_format,
+          {config.consul.token, config.redis_password, config.consul.basic_auth_password});
+      !st.ok()) {
+    std::cerr << "resec: " << st.message() << '\n';
+    return 2;
+  }
+
+  // Signals are taken by this thread alone, with sigwait; every thread the
+  // agent starts inherits the blocked mask, so no async handler ever runs.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A peer closing a socket mid-write must be an error value, not a death.
+  signal(SIGPIPE, SIG_IGN);
+
+  resec::Agent agent(config);
+  if (resec::Status st = agent.Start(); !st.ok()) {
+    spdlog::error("resec: {}", st.message());
+    agent.Shutdown();
+    return 1;
+  }
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGUSR1) {
+      agent.DumpStates();
+    } else if (sig == SIGUSR2) {
+      agent.DumpReconciler();
+    } else if (sig == SIGHUP) {
+      spdlog::info("resec: SIGHUP ignored (configuration is read at start)");
+    } else {
+      spdlog::info("resec: received {}, shutting down", strsignal(sig));
+      break;
+    }
+  }
+  agent.Shutdown();
+  spdlog::info("resec: stopped");
+  return 0;
+}

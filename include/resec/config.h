@@ -101,8 +101,11 @@ struct Config {
   // FENCING: fence an old master that lost the lock (refuse its writes).
   bool fencing = true;
   // MIN_REPLICAS_TO_WRITE / MIN_REPLICAS_MAX_LAG: Redis' min-replicas-to-write and
-  // min-replicas-max-lag (whole seconds, as Redis takes them); 0 replicas = off.
-  int min_replicas_to_write = 0;
+  // min-replicas-max-lag (whole seconds, as Redis takes them), set on our master
+  // while at least that many healthy replicas report in, so an orphaned master
+  // whose agent died stops taking writes once its replicas follow another.
+  // 0: resec leaves Redis' own setting alone.
+  int min_replicas_to_write = 1;
   std::chrono::seconds min_replicas_max_lag{10};
   // SWITCHOVER_TIMEOUT: how long a planned switchover waits for the new master.
   std::chrono::milliseconds switchover_timeout{5000};

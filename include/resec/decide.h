@@ -35,12 +35,37 @@ struct DecideOptions {
   // How long the best candidate has to take a free lock before the next in
   // line may; the n-th candidate waits n x this.
   std::chrono::milliseconds election_grace{1000};
+  // After the lock frees, how long candidates wait for every live peer to
+  // report its final offset before ranking with what they have.
+  std::chrono::milliseconds report_freshness_wait{300};
+  // When no live member descends from the last master, how long a free lock
+  // waits before any member may take it anyway (else a group that lost all
+  // its data could never recover).
+  std::chrono::milliseconds orphan_grace{10000};
+  // Fence a master that cannot prove it still holds the lock (CLIENT PAUSE WRITE).
+  bool fencing = true;
+  // min-replicas-to-write for our master, when at least that many healthy
+  // replicas report in; 0 turns it off.
+  int min_replicas_to_write = 1;
+  int min_replicas_max_lag = 10;
+};
+
+// A planned switchover under way (resec switchover, or SIGTERM on the master).
+struct SwitchoverPlan {
+  std::string to;  // requested member, or empty: the best caught-up replica
+  TimePoint deadline{};
+  bool operator==(const SwitchoverPlan&) const = default;
 };
 
 // What the reconciler remembers between decisions (it owns the clock).
 struct DecideMemory {
   std::optional<TimePoint> lock_free_since;  // when we first saw the lock free
   std::optional<TimePoint> no_promotion_until;  // stall cool-down (TILT)
+  std::optional<SwitchoverPlan> switchover;
+  // The lock freed after our last Redis snapshot: our own offset may be up
+  // to a throttle period old, so we neither report nor compete until a fresh
+  // observation arrives.
+  bool own_offset_stale = false;
 };
 
 enum class Rule {
@@ -48,6 +73,8 @@ enum class Rule {
   kConsulUnreachable,
   kRedisUnhealthy,
   kMasterKeepsLock,    // holder, Redis is master: refresh
+  kSwitchoverCatchUp,  // holder handing over: writes paused, waiting for the successor
+  kSwitchoverHandOver, // holder handing over: successor caught up, release to it
   kPromote,            // holder, Redis not master yet
   kWaitForMaster,      // lock held by another agent whose master is not known yet
   kCompete,            // lock free: compete (if eligible)
@@ -63,6 +90,7 @@ struct Decision {
   std::string reason;
   std::optional<ConsulIntent> intent;  // nullopt: leave the Consul side as it is
   std::optional<RedisCommand> redis;   // nullopt: nothing to tell Redis
+  std::optional<WriteGuard> guard;     // nullopt: leave Redis' write guard as it is
   std::optional<ServiceInstance> master;  // the master we follow, if any
 };
 
@@ -81,6 +109,16 @@ struct Eligibility {
 };
 Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
                              const DecideOptions& options, TimePoint now, const DecideMemory& memory);
+
+// INFO text with its "# Replication" section moved to the front: Consul keeps
+// only the first 4 KB of a check's output, and the replication status is
+// what the check is named for.
+std::string ReplicationSectionFirst(const std::string& info);
+
+// The member a switchover hands over to: the requested one if it is a live
+// healthy peer, else the caught-up (highest offset) healthy replica. Empty
+// when there is none.
+std::string SwitchoverTarget(const ConsulState& consul, const RedisState& redis, const SwitchoverPlan& plan);
 
 // /health: Redis healthy and either master, or a replica with its link up and
 // no sync in progress.

@@ -46,6 +46,15 @@ struct RedisState {
   int64_t master_repl_offset = 0;
   int64_t second_repl_offset = -1;
   int connected_slaves = 0;
+  // A master's view of its replicas (INFO "slaveN:ip=..,port=..,state=..,offset=..").
+  struct Replica {
+    std::string ip;
+    int port = 0;
+    std::string state;  // online, wait_bgsave, send_bulk, ...
+    int64_t offset = 0;
+    bool operator==(const Replica&) const = default;
+  };
+  std::vector<Replica> replicas;
 
   std::string info;  // raw INFO text (check output, /info)
 
@@ -76,17 +85,38 @@ struct PeerReport {
   std::string replid2;
   int64_t offset = 0;
   int priority = 0;
+  // The lock key's ModifyIndex at which this agent saw the lock free (0 while
+  // held): a report carrying the current index was written after the old
+  // master stopped, so its offset is final and candidates can compare.
+  uint64_t free_index = 0;
+  // A replica's master as its Redis reports it ("host:port"), empty for a
+  // master: a replica of the last lock holder descends from it even when the
+  // holder's replication ID changed too recently to be in the lock record.
+  std::string following;
   bool operator==(const PeerReport&) const = default;
 };
 
-// The value written into the lock key by its holder.
+// The value written into the lock key by its holder. The key's LockIndex
+// numbers master terms; the record says who the master is and where its
+// data came from, so every agent can tell a stale master from the current one.
 struct LockRecord {
   std::string holder_id;
   std::string address;
   int port = 0;
   std::string replid;
   int64_t offset = 0;
+  // Set by a holder handing over (planned switchover): only this member may
+  // take the released lock until the election grace has passed.
+  std::string successor;
   bool operator==(const LockRecord&) const = default;
+};
+
+// An operator's request for a planned switchover (`resec switchover`),
+// read from <lock key>/switchover.
+struct SwitchoverRequest {
+  std::string to;  // member ID, or empty for "the best replica"
+  std::string nonce;
+  bool operator==(const SwitchoverRequest&) const = default;
 };
 
 struct ConsulState {
@@ -99,6 +129,7 @@ struct ConsulState {
   bool lock_free = false;         // nobody holds it (a candidate may acquire)
   std::string lock_holder_session;
   uint64_t lock_index = 0;        // LockIndex: the sequencer of master terms
+  uint64_t lock_modify_index = 0; // ModifyIndex: changes on every acquire and release
   std::optional<LockRecord> lock_record;
 
   // Passing instances of the master service (the blocking master watch).
@@ -110,6 +141,14 @@ struct ConsulState {
   RedisRole registered_role = RedisRole::kUnknown;
 
   std::vector<PeerReport> peers;  // other agents' reports (not ours)
+  std::optional<SwitchoverRequest> switchover_request;
+
+  // Until when Consul is certain to keep our session: the earliest of the
+  // last successful check refresh + check TTL (when the session is bound to
+  // the check) and the last renewal + session TTL. A master whose lease is
+  // running out must stop taking writes before another can take over.
+  TimePoint lease_deadline{};
+  Duration lease_ttl{};
   bool operator==(const ConsulState&) const = default;
 };
 
@@ -135,6 +174,12 @@ namespace cmd {
 struct PromoteToMaster {  // REPLICAOF NO ONE
   bool operator==(const PromoteToMaster&) const = default;
 };
+// Read INFO now and publish it even if nothing the reconciler compares
+// changed: an election must rank our own offset as it is, not as it was at
+// the last throttled publish.
+struct Observe {
+  bool operator==(const Observe&) const = default;
+};
 struct ReplicateFrom {                                 // REPLICAOF host port + CLIENT KILL
   std::string host;
   int port = 0;
@@ -142,7 +187,16 @@ struct ReplicateFrom {                                 // REPLICAOF host port + 
 };
 }  // namespace cmd
 
-using RedisCommand = std::variant<cmd::PromoteToMaster, cmd::ReplicateFrom>;
+// What Redis may accept, kept by the Redis watcher until changed: fencing
+// (CLIENT PAUSE WRITE, renewed while wanted) and min-replicas-to-write.
+struct WriteGuard {
+  bool pause_writes = false;
+  int min_replicas_to_write = -1;  // -1: leave Redis' own setting alone
+  int min_replicas_max_lag = 10;  // seconds
+  bool operator==(const WriteGuard&) const = default;
+};
+
+using RedisCommand = std::variant<cmd::PromoteToMaster, cmd::ReplicateFrom, WriteGuard, cmd::Observe>;
 
 // ---------------------------------------------------------------- dumps and diffs
 

@@ -77,6 +77,7 @@ class [[nodiscard]] StatusOr {
   T& operator*() & { return *value_; }
   const T* operator->() const { return &*value_; }
   T* operator->() { return &*value_; }
+  T value_or(T fallback) const& { return ok() ? *value_ : std::move(fallback); }
 
  private:
   Status status_;  // OK exactly when value_ holds a value

@@ -188,6 +188,16 @@ class HttpClient final : public Client {
     return WithMeta<std::vector<ServiceInstance>>{std::move(instances).value(), r->meta};
   }
 
+  StatusOr<WithMeta<std::vector<ServiceHealth>>> InstancesWithChecks(const std::string& service,
+                                                                    const QueryOptions& options) override {
+    StatusOr<HttpResponse> r = Call("GET", "/v1/health/service/" + EscapeComponent(service), BlockingQuery(options),
+                                    "", BlockingHold(options));
+    if (!r.ok()) return r.status();
+    StatusOr<std::vector<ServiceHealth>> instances = DecodeServiceHealth(r->body);
+    if (!instances.ok()) return instances.status();
+    return WithMeta<std::vector<ServiceHealth>>{std::move(instances).value(), r->meta};
+  }
+
   StatusOr<std::string> Leader() override {
     StatusOr<HttpResponse> r = Call("GET", "/v1/status/leader", "", "", {});
     if (!r.ok()) return r.status();

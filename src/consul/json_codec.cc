@@ -469,6 +469,42 @@ StatusOr<std::vector<ServiceInstance>> DecodeHealthService(std::string_view body
   return instances;
 }
 
+StatusOr<std::vector<ServiceHealth>> DecodeServiceHealth(std::string_view body) {
+  StatusOr<std::vector<ServiceInstance>> instances = DecodeHealthService(body);
+  if (!instances.ok()) return instances.status();
+  // Valid JSON with the expected shape: DecodeHealthService checked it.
+  const json j = *ParseJson(body);
+  std::vector<ServiceHealth> out;
+  out.reserve(instances->size());
+  for (size_t i = 0; i < instances->size(); ++i) {
+    ServiceHealth health;
+    health.instance = std::move((*instances)[i]);
+    FieldReader outer(j[i]);
+    const json* service = outer.Object("Service", /*required=*/true);
+    FieldReader service_reader(*service);
+    health.service_name = service_reader.String("Service");
+    if (!service_reader.error().empty()) return DecodeError("health service", "Service: " + service_reader.error());
+    const json* checks = j[i].contains("Checks") ? &j[i]["Checks"] : nullptr;
+    if (checks != nullptr && !checks->is_null()) {
+      if (!checks->is_array()) return DecodeError("health service", "Checks: expected an array");
+      for (const json& c : *checks) {
+        if (!c.is_object()) return DecodeError("health service", "Checks: expected objects");
+        FieldReader check_reader(c);
+        CheckResult check;
+        check.check_id = check_reader.String("CheckID");
+        check.name = check_reader.String("Name");
+        check.status = check_reader.String("Status");
+        check.output = check_reader.String("Output");
+        check.service_id = check_reader.String("ServiceID");
+        if (!check_reader.error().empty()) return DecodeError("health service", "Checks: " + check_reader.error());
+        health.checks.push_back(std::move(check));
+      }
+    }
+    out.push_back(std::move(health));
+  }
+  return out;
+}
+
 StatusOr<std::string> DecodeLeader(std::string_view body) {
   std::optional<json> j = ParseJson(body);
   if (!j) return DecodeError("status leader", Describe(body));

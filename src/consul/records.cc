@@ -42,9 +42,10 @@ StatusOr<json> ParseObject(std::string_view text, const char* what) {
 }  // namespace
 
 std::string EncodeLockRecord(const LockRecord& r) {
-  return json{{"holder_id", r.holder_id}, {"address", r.address}, {"port", r.port},
-              {"replid", r.replid},       {"offset", r.offset}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+  json j{{"holder_id", r.holder_id}, {"address", r.address}, {"port", r.port},
+         {"replid", r.replid},       {"offset", r.offset}};
+  if (!r.successor.empty()) j["successor"] = r.successor;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 StatusOr<LockRecord> DecodeLockRecord(std::string_view text) {
@@ -54,7 +55,7 @@ StatusOr<LockRecord> DecodeLockRecord(std::string_view text) {
   std::string error;
   if (!Read(*j, "holder_id", r.holder_id, error) || !Read(*j, "address", r.address, error) ||
       !Read(*j, "port", r.port, error) || !Read(*j, "replid", r.replid, error) ||
-      !Read(*j, "offset", r.offset, error)) {
+      !Read(*j, "offset", r.offset, error) || !Read(*j, "successor", r.successor, error)) {
     return Internal("decode lock record: " + error);
   }
   if (r.holder_id.empty()) return Internal("decode lock record: no holder_id");
@@ -64,7 +65,8 @@ StatusOr<LockRecord> DecodeLockRecord(std::string_view text) {
 std::string EncodePeerReport(const PeerReport& p) {
   return json{{"id", p.id},         {"address", p.address}, {"port", p.port},
               {"healthy", p.healthy}, {"role", p.role},     {"replid", p.replid},
-              {"replid2", p.replid2}, {"offset", p.offset}, {"priority", p.priority}}
+              {"replid2", p.replid2}, {"offset", p.offset}, {"priority", p.priority},
+              {"free_index", p.free_index}, {"following", p.following}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -77,7 +79,8 @@ StatusOr<PeerReport> DecodePeerReport(std::string_view text) {
       !Read(*j, "port", p.port, error) || !Read(*j, "healthy", p.healthy, error) ||
       !Read(*j, "role", p.role, error) || !Read(*j, "replid", p.replid, error) ||
       !Read(*j, "replid2", p.replid2, error) || !Read(*j, "offset", p.offset, error) ||
-      !Read(*j, "priority", p.priority, error)) {
+      !Read(*j, "priority", p.priority, error) || !Read(*j, "free_index", p.free_index, error) ||
+      !Read(*j, "following", p.following, error)) {
     return Internal("decode peer report: " + error);
   }
   if (p.id.empty()) return Internal("decode peer report: no id");
@@ -85,5 +88,21 @@ StatusOr<PeerReport> DecodePeerReport(std::string_view text) {
 }
 
 std::string MembersPrefix(const std::string& lock_key) { return lock_key + "/members/"; }
+std::string SwitchoverKey(const std::string& lock_key) { return lock_key + "/switchover"; }
+
+std::string EncodeSwitchoverRequest(const SwitchoverRequest& r) {
+  return json{{"to", r.to}, {"nonce", r.nonce}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+StatusOr<SwitchoverRequest> DecodeSwitchoverRequest(std::string_view text) {
+  auto j = ParseObject(text, "switchover request");
+  if (!j.ok()) return j.status();
+  SwitchoverRequest r;
+  std::string error;
+  if (!Read(*j, "to", r.to, error) || !Read(*j, "nonce", r.nonce, error)) {
+    return Internal("decode switchover request: " + error);
+  }
+  return r;
+}
 
 }  // namespace resec::consul

@@ -179,7 +179,7 @@ TEST(ParseConfigTest, DefaultsMatchTheOriginal) {
   EXPECT_TRUE(c.session_checks);
   EXPECT_EQ(c.redis_priority, 100);
   EXPECT_TRUE(c.fencing);
-  EXPECT_EQ(c.min_replicas_to_write, 0);
+  EXPECT_EQ(c.min_replicas_to_write, 1);
   EXPECT_EQ(c.min_replicas_max_lag, seconds(10));
   EXPECT_EQ(c.switchover_timeout, seconds(5));
   // Derived names.
@@ -251,8 +251,8 @@ std::vector<SettingRow> SettingRows() {
        [](const Config& c) { EXPECT_FALSE(c.session_checks); }},
       {"REDIS_PRIORITY", "--redis-priority", "0", [](const Config& c) { EXPECT_EQ(c.redis_priority, 0); }},
       {"FENCING", "--fencing", "false", [](const Config& c) { EXPECT_FALSE(c.fencing); }},
-      {"MIN_REPLICAS_TO_WRITE", "--min-replicas-to-write", "1",
-       [](const Config& c) { EXPECT_EQ(c.min_replicas_to_write, 1); }},
+      {"MIN_REPLICAS_TO_WRITE", "--min-replicas-to-write", "2",
+       [](const Config& c) { EXPECT_EQ(c.min_replicas_to_write, 2); }},
       {"MIN_REPLICAS_MAX_LAG", "--min-replicas-max-lag", "1m",
        [](const Config& c) { EXPECT_EQ(c.min_replicas_max_lag, seconds(60)); }},
       {"SWITCHOVER_TIMEOUT", "--switchover-timeout", "2.5s",

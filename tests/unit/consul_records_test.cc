@@ -6,14 +6,14 @@ namespace resec::consul {
 namespace {
 
 TEST(LockRecord, RoundTrips) {
-  LockRecord r{"redis@:6379", "10.0.0.5", 6379, "abc", 12345};
+  LockRecord r{"redis@:6379", "10.0.0.5", 6379, "abc", 12345, "redis@:6380"};
   auto back = DecodeLockRecord(EncodeLockRecord(r));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, r);
 }
 
 TEST(PeerReport, RoundTrips) {
-  PeerReport p{"redis@:6380", "", 6380, true, "slave", "r1", "r0", 99, 100};
+  PeerReport p{"redis@:6380", "", 6380, true, "slave", "r1", "r0", 99, 100, 42};
   auto back = DecodePeerReport(EncodePeerReport(p));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, p);
@@ -30,7 +30,7 @@ TEST(Records, HostileInputIsAnErrorNotACrash) {
 }
 
 TEST(Records, InvalidUtf8IsReplacedNotThrown) {
-  LockRecord r{"id\xff", "", 1, "", 0};
+  LockRecord r{"id\xff", "", 1, "", 0, ""};
   EXPECT_FALSE(EncodeLockRecord(r).empty());
 }
 

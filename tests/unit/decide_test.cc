@@ -47,7 +47,7 @@ ServiceInstance Master(const std::string& id, const std::string& addr, int port)
 ConsulState HeldByOther() {
   ConsulState c = Reachable();
   c.lock_holder_session = "s-other";
-  c.lock_record = LockRecord{kOther, "", 7002, "aaaa", 100};
+  c.lock_record = LockRecord{kOther, "", 7002, "aaaa", 100, ""};
   c.masters = {Master(kOther, "127.0.0.1", 7002)};
   c.masters_known = true;
   return c;
@@ -129,10 +129,10 @@ TEST(Decide, Table) {
          c.lock_held = true;
          r = LinkedReplica("127.0.0.1", 7002);
        },
-       Rule::kPromote, true, std::optional<RedisRole>(), RedisCommand(cmd::PromoteToMaster{})},
+       Rule::kPromote, true, std::optional<RedisRole>(RedisRole::kReplica), RedisCommand(cmd::PromoteToMaster{})},
       {"6. no master known, lock free, best candidate: compete",
        [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) { c.lock_free = true; },
-       Rule::kCompete, true, std::optional<RedisRole>(), std::nullopt},
+       Rule::kCompete, true, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
       {"6. not replicating the current master: enslave",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c = HeldByOther();
@@ -186,25 +186,25 @@ TEST(Decide, Table) {
          r = LinkedReplica("127.0.0.1", 7002);
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
-      {"ours: a fresh master without the lock is not advertised while competing",
+      {"ours: a fresh master without the lock is registered as a candidate, never as master",
        [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) {
          c.lock_free = true;
          c.registered = true;
          c.registered_role = RedisRole::kMaster;
        },
-       Rule::kCompete, true, std::optional<RedisRole>(), std::nullopt},
+       Rule::kCompete, true, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
       {"ours: a peer with a higher offset goes first",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c.lock_free = true;
-         c.lock_record = LockRecord{kThird, "", 7003, "aaaa", 50};
-         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100}};
+         c.lock_record = LockRecord{kThird, "", 7003, "aaaa", 50, ""};
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100, 0}};
          r = LinkedReplica("127.0.0.1", 7003);
        },
        Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
       {"ours: the better peer did not take the lock within the grace: we may",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
          c.lock_free = true;
-         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100}};
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100, 0}};
          r = LinkedReplica("127.0.0.1", 7003);
          m.lock_free_since = kNow - std::chrono::milliseconds(1500);
        },
@@ -212,28 +212,37 @@ TEST(Decide, Table) {
       {"ours: an unhealthy peer with a higher offset does not block us",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c.lock_free = true;
-         c.peers = {PeerReport{kOther, "", 7002, false, "slave", "aaaa", "", 200, 100}};
+         c.peers = {PeerReport{kOther, "", 7002, false, "slave", "aaaa", "", 200, 100, 0}};
          r = LinkedReplica("127.0.0.1", 7003);
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
-      {"ours: equal offsets, higher priority goes first",
-       [](ConsulState& c, RedisState&, DecideOptions& o, DecideMemory&) {
+      {"ours: equal offsets, the current master goes first",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c.lock_free = true;
-         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 100, 200}};
+         c.peers = {PeerReport{"redis@:7000", "", 7000, true, "master", "aaaa", "", 100, 200, 0}};
+         r = LinkedReplica("127.0.0.1", 7000);
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: equal offsets, higher priority goes first",
+       [](ConsulState& c, RedisState& r, DecideOptions& o, DecideMemory&) {
+         r = LinkedReplica("127.0.0.1", 7009);
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 100, 200, 0}};
          o.priority = 100;
        },
        Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
       {"ours: equal offset and priority, lower ID goes first",
-       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) {
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         r = LinkedReplica("127.0.0.1", 7009);
          c.lock_free = true;
-         c.peers = {PeerReport{"redis@:7000", "", 7000, true, "slave", "aaaa", "", 100, 100}};
+         c.peers = {PeerReport{"redis@:7000", "", 7000, true, "slave", "aaaa", "", 100, 100, 0}};
        },
        Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
       {"ours: a Redis restarted empty never wins over replicas that hold the data",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
          c.lock_free = true;
-         c.lock_record = LockRecord{kSelf, "", 7001, "old-master-id", 5000};
-         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "old-master-id", "", 4990, 100}};
+         c.lock_record = LockRecord{kSelf, "", 7001, "old-master-id", 5000, ""};
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "old-master-id", "", 4990, 100, 0}};
          r = HealthyMaster();
          r.master_replid = "fresh-id";
          r.master_repl_offset = 0;
@@ -243,22 +252,35 @@ TEST(Decide, Table) {
       {"ours: a promoted replica descends through replid2",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c.lock_free = true;
-         c.lock_record = LockRecord{kOther, "", 7002, "old", 10};
+         c.lock_record = LockRecord{kOther, "", 7002, "old", 10, ""};
          r = HealthyMaster();
          r.master_replid = "new";
          r.master_replid2 = "old";
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
-      {"ours: nobody descends from the record (all restarted): anyone may win",
+      {"ours: nobody descends from the record yet: wait for peers to reappear",
        [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) {
          c.lock_free = true;
-         c.lock_record = LockRecord{kOther, "", 7002, "gone", 10};
+         c.lock_record = LockRecord{kOther, "", 7002, "gone", 10, ""};
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: nobody descends from the record after the orphan grace: anyone may win",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         c.lock_record = LockRecord{kOther, "", 7002, "gone", 10, ""};
+         m.lock_free_since = kNow - std::chrono::seconds(11);
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
       {"ours: priority 0 never competes",
        [](ConsulState& c, RedisState&, DecideOptions& o, DecideMemory&) {
          c.lock_free = true;
          o.priority = 0;
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: no competing until our own offset has been read again",
+       [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         m.own_offset_stale = true;
        },
        Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
       {"ours: no promotion during the stall cool-down",
@@ -270,7 +292,7 @@ TEST(Decide, Table) {
       {"compat: elect_best off, any healthy agent competes",
        [](ConsulState& c, RedisState&, DecideOptions& o, DecideMemory&) {
          c.lock_free = true;
-         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 999, 100}};
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 999, 100, 0}};
          o.elect_best = false;
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
@@ -310,6 +332,14 @@ TEST(Decide, HolderWritesItsIdentityIntoTheLockRecord) {
   EXPECT_EQ(d.intent->lock_record->replid, "aaaa");
 }
 
+TEST(Decide, CandidateWithoutTheLockIsNeverPassing) {
+  ConsulState c = Reachable();
+  c.lock_free = true;
+  const Decision d = Decide(c, HealthyMaster(), Options(), kNow, {});
+  ASSERT_TRUE(d.intent);
+  EXPECT_EQ(d.intent->check_status, "warning");
+}
+
 TEST(Decide, CheckOutputCarriesCurrentInfo) {
   ConsulState c = Reachable();
   c.lock_held = true;
@@ -317,8 +347,26 @@ TEST(Decide, CheckOutputCarriesCurrentInfo) {
   r.info = "role:master\r\nmaster_repl_offset:12345\r\n";
   const Decision d = Decide(c, r, Options(), kNow, {});
   ASSERT_TRUE(d.intent);
-  EXPECT_EQ(d.intent->check_output, r.info);
+  EXPECT_EQ(d.intent->check_output, r.info);  // already first
   EXPECT_EQ(d.intent->check_status, "passing");
+}
+
+TEST(ReplicationSectionFirst, Table) {
+  struct {
+    const char* name;
+    std::string in, want;
+  } rows[] = {
+      {"empty", "", ""},
+      {"no section", "# Server\r\na:1\r\n", "# Server\r\na:1\r\n"},
+      {"already first", "# Replication\r\nrole:master\r\n", "# Replication\r\nrole:master\r\n"},
+      {"middle", "# Server\r\na:1\r\n\r\n# Replication\r\nrole:slave\r\n\r\n# CPU\r\nc:2\r\n",
+       "# Replication\r\nrole:slave\r\n\r\n# Server\r\na:1\r\n\r\n# CPU\r\nc:2\r\n"},
+      {"last", "# Server\na:1\n# Replication\nrole:master\n", "# Replication\nrole:master\n# Server\na:1\n"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.name);
+    EXPECT_EQ(ReplicationSectionFirst(row.in), row.want);
+  }
 }
 
 TEST(RedisCanServe, Table) {

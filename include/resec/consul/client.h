@@ -77,6 +77,25 @@ struct ServiceRegistration {
   std::optional<CheckDefinition> check;
 };
 
+// One check of a service instance, as /v1/health/service reports it.
+struct CheckResult {
+  std::string check_id;
+  std::string name;
+  std::string status;  // passing | warning | critical | maintenance
+  std::string output;
+  std::string service_id;  // empty for node checks (serfHealth)
+  bool operator==(const CheckResult&) const = default;
+};
+
+// An instance of a service with every check that covers it (its own and the
+// node's), whatever their status: what `resec status` shows, failing members too.
+struct ServiceHealth {
+  ServiceInstance instance;
+  std::string service_name;
+  std::vector<CheckResult> checks;
+  bool operator==(const ServiceHealth&) const = default;
+};
+
 template <typename T>
 struct WithMeta {
   T value;
@@ -117,6 +136,16 @@ class Client {
   // GET /v1/health/service/<name>?passing[&tag=<tag>]
   virtual StatusOr<WithMeta<std::vector<ServiceInstance>>> HealthyInstances(
       const std::string& service, const std::string& tag, const QueryOptions& options) = 0;
+
+  // GET /v1/health/service/<name>: every instance, passing or not, with its
+  // checks. Only the operator commands use it, so it has a default (fakes
+  // need not implement it): kFailedPrecondition.
+  virtual StatusOr<WithMeta<std::vector<ServiceHealth>>> InstancesWithChecks(const std::string& service,
+                                                                            const QueryOptions& options) {
+    (void)service;
+    (void)options;
+    return FailedPrecondition("InstancesWithChecks: not supported by this client");
+  }
 
   // GET /v1/status/leader: "" while there is no leader.
   virtual StatusOr<std::string> Leader() = 0;

@@ -116,6 +116,9 @@ std::string EncodeCheckUpdate(std::string_view status, std::string_view output);
 // /v1/health/service answers; null -> []. An empty service address becomes
 // the node's address.
 StatusOr<std::vector<ServiceInstance>> DecodeHealthService(std::string_view body);
+// The same answers with each instance's checks (status, output); for
+// `resec status`, which shows members whose checks are failing too.
+StatusOr<std::vector<ServiceHealth>> DecodeServiceHealth(std::string_view body);
 // /v1/status/leader: a JSON string, "" while there is no leader.
 StatusOr<std::string> DecodeLeader(std::string_view body);
 

@@ -22,5 +22,11 @@ StatusOr<PeerReport> DecodePeerReport(std::string_view text);
 // Where peer reports live: beside the lock key, so one ACL rule on the lock's
 // prefix covers both and each group (one lock key) has its own members.
 std::string MembersPrefix(const std::string& lock_key);  // "<lock_key>/members/"
+// Where `resec switchover` asks the master to hand over: "<lock_key>/switchover".
+std::string SwitchoverKey(const std::string& lock_key);
+
+// {"to": "<member id or empty>", "nonce": "..."}; extra fields are ignored.
+std::string EncodeSwitchoverRequest(const SwitchoverRequest& request);
+StatusOr<SwitchoverRequest> DecodeSwitchoverRequest(std::string_view text);
 
 }  // namespace resec::consul

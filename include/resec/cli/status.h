@@ -1,0 +1,105 @@
+// `resec status`: the group as Consul sees it, for an operator's terminal.
+//
+// Reads Consul only (never Redis, never an agent's state server), so it works
+// from any host that has the agents' Consul settings and a token with read on
+// the lock prefix and the services. Three sources are merged per member
+// (keyed by service ID, `<name or prefix>@<announce addr>`):
+//   - the peer reports under <lock key>/members/ (Redis role, health, offset;
+//     a report without a Session belongs to an agent that is gone),
+//   - every instance of the master and slave services with its checks
+//     (/v1/health/service without ?passing, so failing members show too; the
+//     check output is the member's INFO text, which gives the master link),
+//   - the lock record in <lock key> (who holds the lock: marked with '*').
+//
+// BuildGroupStatus, RenderStatusTable and StatusToJson are pure, so the table
+// is unit-tested from plain structs; FetchGroupStatus does the I/O.
+//
+// Thread-safety: pure functions and value types, except FetchGroupStatus,
+// which uses the given client from the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "resec/config.h"
+#include "resec/consul/client.h"
+#include "resec/state.h"
+#include "resec/status.h"
+
+namespace resec::cli {
+
+// Which services and keys make up one group: derived from the agents' settings.
+struct GroupScope {
+  std::string lock_key = "resec/.lock";
+  bool tag_mode = false;
+  std::string master_service = "redis-master";  // tag mode: the one service name
+  std::string slave_service = "redis-slave";
+  std::string master_tag;  // tag mode: first of MASTER_TAGS
+  std::string slave_tag;   // tag mode: first of SLAVE_TAGS (may be empty)
+  std::string id_prefix = "redis@";  // our agents' service IDs start with it
+};
+GroupScope ScopeFromConfig(const Config& config);
+
+// What Consul answered, unprocessed.
+struct StatusInputs {
+  std::optional<consul::KvPair> lock;    // the lock key (value: the lock record)
+  std::vector<consul::KvPair> reports;   // keys under <lock key>/members/
+  std::vector<consul::ServiceHealth> instances;  // master and slave services, all instances
+  std::optional<consul::KvPair> switchover;  // <lock key>/switchover, if pending
+};
+
+struct MemberStatus {
+  std::string id;
+  std::string address;            // host:port (the node's address when registered without one)
+  std::string role;               // Redis' role from the report ("master", "slave"), else the registration's, else "-"
+  std::string health;             // "healthy", "unhealthy" (agent reports Redis down), "gone" (agent's session gone), "-"
+  std::string registered_as;      // "master", "slave" or "" (not registered)
+  std::string service;            // service name it is registered under, "" if none
+  std::string check_status;       // worst of its checks: passing, warning, critical, maintenance; "" if unregistered
+  std::optional<int64_t> offset;  // replication offset from the report
+  std::optional<int64_t> lag;     // holder's offset - ours (0 for the holder, never negative)
+  std::string master_link;        // "up" / "down" for replicas, "" when unknown or master
+  std::optional<int> priority;
+  bool holder = false;            // holds the lock
+  bool report_live = false;       // its report carries a live session
+
+  bool operator==(const MemberStatus&) const = default;
+};
+
+struct GroupStatus {
+  GroupScope scope;
+  bool lock_held = false;       // the lock key has a session
+  std::string lock_session;
+  uint64_t lock_index = 0;
+  std::optional<LockRecord> lock_record;  // last written record (kept after release)
+  std::string holder_id;        // record's holder while the lock is held, else ""
+  int passing_masters = 0;      // instances registered as master with every check passing
+  std::optional<SwitchoverRequest> switchover;  // a pending request
+  std::vector<MemberStatus> members;  // holder first, then by ID
+  std::vector<std::string> warnings;  // things an operator must look at
+
+  bool operator==(const GroupStatus&) const = default;
+};
+
+// Pure: merges the inputs. Reports and instances that are not of this group
+// (ID not starting with scope.id_prefix) are ignored; undecodable values
+// become warnings, not errors.
+GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope);
+
+// The table: a header line about the lock, one row per member, warnings last.
+//   LOCK resec/.lock held by redis@:6380 (lock index 3)
+//     ID             ADDRESS          ROLE    HEALTH   OFFSET  LAG  LINK  CHECK
+//   * redis@:6380    127.0.0.1:6380   master  healthy  1234    0    -     passing
+//     redis@:6381    127.0.0.1:6381   slave   healthy  1234    0    up    passing
+std::string RenderStatusTable(const GroupStatus& status);
+nlohmann::json StatusToJson(const GroupStatus& status);
+
+// Reads everything BuildGroupStatus needs. kUnavailable etc. from the client;
+// a missing key or service is simply empty.
+StatusOr<StatusInputs> FetchStatusInputs(consul::Client& client, const GroupScope& scope);
+
+}  // namespace resec::cli

@@ -1,0 +1,56 @@
+// StateServer: the optional HTTP endpoints over the reconciler's StateBoard.
+//
+//   /        overview page
+//   /state   JSON of the Consul and Redis states and the last decision
+//   /info    the raw Redis INFO text
+//   /health  200 "ok" when Redis can serve (master, or replica linked and not
+//            syncing), else 503 "fail"; for deployment gating
+//   /metrics Prometheus text exposition
+//
+// Nothing served here ever contains the Consul token or the Redis password:
+// the board holds no secrets to begin with.
+//
+// Thread-safety: Start/Stop from the owner; handlers run on httplib's pool
+// and only read the board (which is locked).
+#pragma once
+
+#include <memory>
+#include <thread>
+
+#include "resec/config.h"
+#include "resec/reconciler.h"
+#include "resec/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace resec {
+
+class StateServer {
+ public:
+  StateServer(HostPort listen, const Config& config, const StateBoard& board);
+  ~StateServer();
+  StateServer(const StateServer&) = delete;
+  StateServer& operator=(const StateServer&) = delete;
+
+  // Binds and starts serving; an error names the address that failed.
+  Status Start();
+  void Stop();
+  int port() const { return bound_port_; }
+
+ private:
+  const HostPort listen_;
+  const Config config_;
+  const StateBoard& board_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int bound_port_ = 0;
+};
+
+// Exposed for tests: the bodies the endpoints serve.
+std::string RenderStateJson(const BoardSnapshot& snap, const Config& config);
+std::string RenderOverviewHtml(const BoardSnapshot& snap, const Config& config);
+std::string RenderMetrics(const BoardSnapshot& snap, const Config& config);
+
+}  // namespace resec

@@ -1,0 +1,236 @@
+#include "resec/cli/switchover.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include <iomanip>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "resec/consul/records.h"
+
+namespace resec::cli {
+namespace {
+
+using std::chrono::milliseconds;
+using Steady = std::chrono::steady_clock;
+
+std::string RandomNonce() {
+  std::random_device rd;
+  std::ostringstream o;
+  for (int i = 0; i < 4; ++i) o << std::hex << std::setw(8) << std::setfill('0') << rd();
+  return o.str();
+}
+
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+const MemberStatus* Find(const GroupStatus& g, const std::string& id) {
+  for (const MemberStatus& m : g.members) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+std::string Seconds(Steady::duration d) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(2) << std::chrono::duration<double>(d).count() << 's';
+  return o.str();
+}
+
+// Withdraws our request unless someone replaced it meanwhile (its nonce differs).
+void Withdraw(consul::Client& client, const std::string& key, const std::string& nonce, std::ostream& err) {
+  auto current = client.GetKey(key, {});
+  if (!current.ok()) {
+    err << "resec switchover: could not read " << key << " to withdraw the request: " << current.status().message()
+        << '\n';
+    return;
+  }
+  if (!current->value) return;
+  auto request = consul::DecodeSwitchoverRequest(current->value->value);
+  if (request.ok() && request->nonce != nonce) return;
+  if (Status st = client.DeleteKey(key); !st.ok()) {
+    err << "resec switchover: could not delete " << key << ": " << st.message() << '\n';
+  }
+}
+
+// SIGINT/SIGTERM while waiting withdraw the request instead of leaving a
+// switchover armed that nobody watches; the mask is restored on every path.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~InterruptGuard() {
+    // Drop a signal that arrived meanwhile rather than dying of it after the
+    // request was already withdrawn.
+    timespec zero{};
+    while (sigtimedwait(&set_, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+  // Waits up to `d` for SIGINT/SIGTERM; true if one came.
+  bool Interrupted(milliseconds d) {
+    timespec ts{static_cast<time_t>(d.count() / 1000), static_cast<long>((d.count() % 1000) * 1000000)};
+    return sigtimedwait(&set_, nullptr, &ts) > 0;
+  }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+};
+
+}  // namespace
+
+std::string EncodeSwitchoverBody(const std::string& to, int64_t requested_at_ms, const std::string& nonce) {
+  return nlohmann::json{{"to", to}, {"requested_at", requested_at_ms}, {"nonce", nonce}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Status CheckSwitchoverPreconditions(const GroupStatus& group, const std::string& to) {
+  if (!group.lock_held || group.holder_id.empty()) {
+    return FailedPrecondition("nobody holds the lock " + group.scope.lock_key +
+                              ": there is no master to switch over from");
+  }
+  if (!to.empty()) {
+    const MemberStatus* target = Find(group, to);
+    if (target == nullptr) return InvalidArgument("no member " + QuoteForDisplay(to) + " in this group (see resec status)");
+    if (target->holder) return InvalidArgument(to + " is already the master");
+    if (!target->report_live || target->health != "healthy") {
+      return FailedPrecondition(to + " cannot take over: its agent reports " + target->health);
+    }
+    return Status::Ok();
+  }
+  for (const MemberStatus& m : group.members) {
+    if (!m.holder && m.report_live && m.health == "healthy") return Status::Ok();
+  }
+  return FailedPrecondition("no healthy replica to hand over to");
+}
+
+std::string_view SwitchoverPhaseName(SwitchoverPhase phase) {
+  switch (phase) {
+    case SwitchoverPhase::kRequested: return "requested";
+    case SwitchoverPhase::kLockReleased: return "lock released";
+    case SwitchoverPhase::kNewHolder: return "new holder";
+    case SwitchoverPhase::kWrongHolder: return "wrong holder";
+    case SwitchoverPhase::kDone: return "done";
+  }
+  return "unknown";
+}
+
+SwitchoverProgress EvaluateSwitchover(const GroupStatus& now, const std::string& old_holder, const std::string& to) {
+  SwitchoverProgress p;
+  p.holder = now.holder_id;
+  if (!now.lock_held) {
+    p.phase = SwitchoverPhase::kLockReleased;
+    p.detail = old_holder + " released the lock; waiting for " + (to.empty() ? "a replica" : to) + " to take it";
+    return p;
+  }
+  if (now.holder_id.empty() || now.holder_id == old_holder) {
+    p.phase = SwitchoverPhase::kRequested;
+    p.detail = "waiting for " + old_holder + " to hand over";
+    return p;
+  }
+  if (!to.empty() && now.holder_id != to) {
+    p.phase = SwitchoverPhase::kWrongHolder;
+    p.detail = now.holder_id + " took the lock instead of " + to;
+    return p;
+  }
+  const MemberStatus* m = Find(now, now.holder_id);
+  if (m != nullptr && m->registered_as == "master" && m->check_status == "passing") {
+    p.phase = SwitchoverPhase::kDone;
+    p.detail = now.holder_id + " is master at " + m->address;
+    return p;
+  }
+  p.phase = SwitchoverPhase::kNewHolder;
+  p.detail = now.holder_id + " holds the lock; waiting for its redis-master registration to pass";
+  return p;
+}
+
+int RunSwitchover(consul::Client& client, const GroupScope& scope, const SwitchoverOptions& options,
+                  std::ostream& out, std::ostream& err) {
+  auto inputs = FetchStatusInputs(client, scope);
+  if (!inputs.ok()) {
+    err << "resec switchover: cannot read the group from Consul: " << inputs.status().message() << '\n';
+    return 1;
+  }
+  const GroupStatus before = BuildGroupStatus(*inputs, scope);
+  if (Status st = CheckSwitchoverPreconditions(before, options.to); !st.ok()) {
+    err << "resec switchover: " << st.message() << '\n';
+    return 1;
+  }
+  if (before.switchover) {
+    err << "resec switchover: a switchover is already pending (" << consul::SwitchoverKey(scope.lock_key)
+        << "); delete that key if it is stale\n";
+    return 1;
+  }
+  const std::string old_holder = before.holder_id;
+  const std::string key = consul::SwitchoverKey(scope.lock_key);
+  const std::string nonce = RandomNonce();
+
+  InterruptGuard interrupts;
+  const Steady::time_point started = Steady::now();
+  if (Status st = client.PutKey(key, EncodeSwitchoverBody(options.to, UnixMillis(), nonce)); !st.ok()) {
+    err << "resec switchover: cannot write " << key << ": " << st.message() << '\n';
+    return 1;
+  }
+  out << "switchover requested: " << old_holder << " -> " << (options.to.empty() ? "best replica" : options.to)
+      << " (timeout " << FormatGoDuration(options.timeout) << ")" << std::endl;
+
+  const Steady::time_point deadline = started + options.timeout;
+  SwitchoverPhase last = SwitchoverPhase::kRequested;
+  std::string last_error;
+  while (true) {
+    auto now_inputs = FetchStatusInputs(client, scope);
+    if (!now_inputs.ok()) {
+      // Consul may be briefly unavailable (a leader election); keep waiting.
+      if (now_inputs.status().message() != last_error) {
+        out << "  [" << Seconds(Steady::now() - started) << "] cannot read Consul: " << now_inputs.status().message()
+            << std::endl;
+        last_error = now_inputs.status().message();
+      }
+    } else {
+      last_error.clear();
+      const SwitchoverProgress p = EvaluateSwitchover(BuildGroupStatus(*now_inputs, scope), old_holder, options.to);
+      if (p.phase != last) {
+        out << "  [" << Seconds(Steady::now() - started) << "] " << p.detail << std::endl;
+        last = p.phase;
+      }
+      if (p.phase == SwitchoverPhase::kDone) {
+        Withdraw(client, key, nonce, err);
+        out << "switchover done in " << Seconds(Steady::now() - started) << ": " << p.detail << std::endl;
+        return 0;
+      }
+      if (p.phase == SwitchoverPhase::kWrongHolder) {
+        Withdraw(client, key, nonce, err);
+        err << "resec switchover: failed: " << p.detail << '\n';
+        return 1;
+      }
+    }
+    if (Steady::now() >= deadline) break;
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Steady::now());
+    if (interrupts.Interrupted(std::min(options.poll, std::max(left, milliseconds(1))))) {
+      Withdraw(client, key, nonce, err);
+      err << "resec switchover: interrupted; request withdrawn\n";
+      return 1;
+    }
+  }
+  Withdraw(client, key, nonce, err);
+  err << "resec switchover: timed out after " << FormatGoDuration(options.timeout) << " ("
+      << SwitchoverPhaseName(last) << "); request withdrawn. "
+      << (last == SwitchoverPhase::kRequested
+              ? "The master's agent did not act on it: is it running a resec that supports switchover?"
+              : "Check `resec status`.")
+      << '\n';
+  return 1;
+}
+
+}  // namespace resec::cli

@@ -1,0 +1,769 @@
+#include "resec/consul/watcher.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "resec/consul/json_codec.h"
+#include "resec/consul/records.h"
+
+namespace resec::consul {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Blocking queries: Consul holds the request up to this long (plus up to
+// wait/16 jitter) when nothing changes. Under Consul's 5 minute default so
+// idle connections through NATs and proxies stay alive.
+constexpr milliseconds kBlockingWait{55'000};
+// After a failed acquire on a free key (lock-delay active, or a race), the key
+// does not change when the delay ends, so poll instead of blocking.
+constexpr milliseconds kAcquireRetry{250};
+// A blocking query that returns at once without a new index is Consul telling
+// us nothing; never loop faster than this on it.
+constexpr milliseconds kMinQueryInterval{50};
+constexpr milliseconds kBackoffStart{100};
+constexpr milliseconds kBackoffMax{2000};
+// Peer reports carry offsets that move with every write; writing each change
+// would be a Raft write per INFO poll. Identity changes go out at once.
+constexpr milliseconds kReportOffsetInterval{1000};
+
+milliseconds NextBackoff(milliseconds current) {
+  return current.count() == 0 ? kBackoffStart : std::min(current * 2, kBackoffMax);
+}
+
+// Consul answers a write through a session it has invalidated with a 500;
+// that is news about the session, not about Consul's health.
+bool IsInvalidSession(const Status& s) { return s.message().find("invalid session") != std::string::npos; }
+
+// Whether a failure means Consul cannot be relied on right now (the
+// reconciler then changes nothing), as opposed to Consul refusing one request.
+bool IsTransport(const Status& s) {
+  if (IsInvalidSession(s)) return false;
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded ||
+         s.code() == StatusCode::kInternal;
+}
+
+// Lock records compare on who and what, not on the offset, which moves.
+bool SameHolder(const std::string& written, const LockRecord& wanted) {
+  auto r = DecodeLockRecord(written);
+  return r.ok() && r->holder_id == wanted.holder_id && r->address == wanted.address &&
+         r->port == wanted.port && r->replid == wanted.replid;
+}
+
+bool SameIdentity(const std::string& written, const PeerReport& wanted) {
+  auto r = DecodePeerReport(written);
+  if (!r.ok()) return false;
+  PeerReport a = *r, b = wanted;
+  a.offset = b.offset = 0;
+  return a == b;
+}
+
+}  // namespace
+
+Watcher::Watcher(const Config& config, ClientFactory make_client, const Clock& clock,
+                 BoundedQueue<ConsulIntent>& intents, PublishConsulState publish)
+    : config_(config),
+      make_client_(std::move(make_client)),
+      clock_(clock),
+      intents_(intents),
+      publish_(std::move(publish)) {}
+
+Watcher::~Watcher() { Stop(); }
+
+void Watcher::Start() {
+  control_ = std::jthread([this](std::stop_token st) { ControlLoop(st); });
+  lock_ = std::jthread([this](std::stop_token st) { LockLoop(st); });
+  masters_ = std::jthread([this](std::stop_token st) { MasterLoop(st); });
+  peers_ = std::jthread([this](std::stop_token st) { PeersLoop(st); });
+}
+
+void Watcher::Stop() {
+  if (stopped_.exchange(true)) return;
+  for (auto* t : {&control_, &lock_, &masters_, &peers_}) t->request_stop();
+  {
+    std::lock_guard lock(clients_mu_);
+    for (Client* c : live_clients_) c->Cancel();
+  }
+  sleep_cv_.notify_all();
+  for (auto* t : {&control_, &lock_, &masters_, &peers_}) {
+    if (t->joinable()) t->join();
+  }
+}
+
+void Watcher::Shutdown(milliseconds deadline) {
+  Stop();
+  if (shut_down_) return;
+  shut_down_ = true;
+  const TimePoint end = clock_.Now() + deadline;
+  auto in_time = [&] { return clock_.Now() < end; };
+  ConsulState s;
+  std::string report, record;
+  {
+    std::lock_guard lock(mu_);
+    s = state_;
+    report = written_report_;
+    record = written_record_;
+  }
+  // Short per-call timeouts: a frozen Consul must not hold the exit for long.
+  auto client = make_client_(std::min(config_.healthcheck_timeout, milliseconds(1000)));
+  if (s.lock_held && in_time()) {
+    auto r = client->ReleaseKey(config_.lock_key, s.session_id, record);
+    if (r.ok() && *r) {
+      spdlog::info("consul: released lock {}", config_.lock_key);
+    } else {
+      spdlog::warn("consul: could not release lock {}: {}", config_.lock_key,
+                   r.ok() ? "refused" : r.status().ToString());
+    }
+  }
+  if (!report.empty() && in_time()) {
+    (void)client->DeleteKey(MembersPrefix(config_.lock_key) + config_.ServiceId());
+  }
+  if (in_time()) {
+    Status st = client->DeregisterService(config_.ServiceId());
+    if (st.ok()) {
+      spdlog::info("consul: deregistered service {}", config_.ServiceId());
+    } else {
+      spdlog::warn("consul: could not deregister service {}: {}", config_.ServiceId(), st.ToString());
+    }
+  }
+  if (!s.session_id.empty() && in_time()) (void)client->DestroySession(s.session_id);
+  std::lock_guard lock(mu_);
+  state_.lock_held = false;
+  state_.registered = false;
+  state_.session_id.clear();
+}
+
+bool Watcher::Sleep(std::stop_token& stop, milliseconds d) {
+  std::unique_lock lock(sleep_mu_);
+  sleep_cv_.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
+}
+
+void Watcher::Note(const char* operation, const Status& status) {
+  if (status.code() == StatusCode::kCancelled) return;
+  std::lock_guard lock(mu_);
+  if (status.ok()) {
+    if (!state_.reachable) spdlog::info("consul: reachable again ({})", operation);
+    state_.reachable = true;
+    if (last_error_op_ == operation) {
+      last_error_op_.clear();
+      last_error_.clear();
+      state_.error.clear();
+    }
+    PublishLocked();
+    return;
+  }
+  const std::string text = status.ToString();
+  if (last_error_op_ != operation || last_error_ != text) {
+    spdlog::warn("consul: {} failed: {}", operation, text);
+    last_error_op_ = operation;
+    last_error_ = text;
+  }
+  state_.error = std::string(operation) + ": " + text;
+  if (IsTransport(status)) state_.reachable = false;
+  PublishLocked();
+}
+
+void Watcher::PublishLocked() {
+  state_.ready = lock_ready_ && masters_ready_;
+  if (published_once_ && state_ == last_published_) return;
+  last_published_ = state_;
+  published_once_ = true;
+  publish_(state_);
+}
+
+void Watcher::Publish() {
+  std::lock_guard lock(mu_);
+  PublishLocked();
+}
+
+ServiceRegistration Watcher::RegistrationFor(RedisRole role) const {
+  const bool master = role == RedisRole::kMaster;
+  ServiceRegistration r;
+  r.id = config_.ServiceId();
+  r.name = master ? config_.MasterServiceName() : config_.SlaveServiceName();
+  r.tags = master ? config_.master_tags : config_.slave_tags;
+  r.address = config_.announce_addr.host;
+  r.port = config_.announce_addr.port;
+  CheckDefinition check;
+  check.check_id = config_.CheckId();
+  check.name = std::string("Resec: ") + (master ? "master" : "slave") + " replication status";
+  check.ttl = config_.EffectiveCheckTtl();
+  check.status = "warning";
+  check.deregister_critical_after = config_.deregister_service_after;
+  r.check = check;
+  return r;
+}
+
+// ------------------------------------------------------------------ control
+
+void Watcher::ControlLoop(std::stop_token stop) {
+  auto client = make_client_(config_.healthcheck_timeout);
+  {
+    std::lock_guard lock(clients_mu_);
+    live_clients_.push_back(client.get());
+  }
+  while (!stop.stop_requested()) {
+    ConsulIntent intent;
+    bool have = false;
+    {
+      std::lock_guard lock(mu_);
+      intent = intent_;
+      have = have_intent_;
+    }
+    if (!cleaned_stale_registration_) {
+      // A previous run of this agent may have left its registration behind
+      // (kill -9); until we decide what we are, nothing stale is advertised.
+      Status st = client->DeregisterService(config_.ServiceId());
+      if (st.code() == StatusCode::kNotFound) st = Status::Ok();  // nothing stale: fine
+      Note("deregister stale service", st);
+      if (st.ok()) cleaned_stale_registration_ = true;
+    }
+    if (have) {
+      ReleaseIfUnwanted(*client, intent);
+      EnsureRegistration(*client, intent);
+      EnsureSession(*client, intent);
+      if (intent.hold_lock) TryAcquire(*client);
+      EnsureLockRecord(*client, intent);
+      RefreshCheck(*client, intent);
+      EnsureReport(*client, intent);
+    }
+
+    // Sleep until the next timer, or until a new intent arrives.
+    const TimePoint now = clock_.Now();
+    TimePoint next = now + seconds(1);
+    {
+      std::lock_guard lock(mu_);
+      if (!state_.session_id.empty()) next = std::min(next, next_renew_);
+      if (state_.registered) next = std::min(next, next_check_);
+      // A registration that has to be repaired, or a session to create, goes
+      // round again quickly (bounded by the backoff timers inside).
+      if (have && intent.register_as.has_value() != state_.registered) next = std::min(next, now + kBackoffStart);
+    }
+    const auto wait = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(next - now));
+    std::optional<ConsulIntent> got = intents_.TryPopFor(wait);
+    // Coalesce: only the newest intent matters.
+    while (got) {
+      std::lock_guard lock(mu_);
+      intent_ = std::move(*got);
+      have_intent_ = true;
+      got = intents_.TryPop();
+    }
+  }
+  std::lock_guard lock(clients_mu_);
+  std::erase(live_clients_, client.get());
+}
+
+void Watcher::ReleaseIfUnwanted(Client& client, const ConsulIntent& intent) {
+  std::string session, record;
+  {
+    std::lock_guard lock(mu_);
+    if (intent.hold_lock || !state_.lock_held) return;
+    session = state_.session_id;
+    // A handover names the successor in the record it leaves behind.
+    record = intent.lock_record ? EncodeLockRecord(*intent.lock_record) : written_record_;
+  }
+  std::lock_guard ops(lock_ops_mu_);
+  // The record stays in the key: the next election checks lineage against it.
+  auto r = client.ReleaseKey(config_.lock_key, session, record);
+  Note("release lock", r.status());
+  if (r.ok()) {
+    spdlog::info("consul: released lock {}", config_.lock_key);
+    std::lock_guard lock(mu_);
+    state_.lock_held = false;
+    state_.lock_free = true;
+    state_.lock_holder_session.clear();
+    written_record_.clear();
+    PublishLocked();
+  }
+}
+
+void Watcher::EnsureRegistration(Client& client, const ConsulIntent& intent) {
+  bool registered;
+  RedisRole role;
+  {
+    std::lock_guard lock(mu_);
+    registered = state_.registered;
+    role = state_.registered_role;
+  }
+  if (intent.register_as) {
+    if (registered && role == *intent.register_as) return;
+    Status st = client.RegisterService(RegistrationFor(*intent.register_as));
+    Note("register service", st);
+    if (!st.ok()) return;
+    // Registered checks start as "warning" (the original's choice); pass the
+    // real status at once so a healthy instance is discoverable immediately.
+    Status check = client.UpdateTtlCheck(config_.CheckId(), intent.check_status,
+                                         TruncateUtf8(intent.check_output, kMaxCheckOutputBytes));
+    Note("update check", check);
+    spdlog::info("consul: registered {} as {} ({})", config_.ServiceId(), RoleName(*intent.register_as),
+                 intent.register_as == RedisRole::kMaster ? config_.MasterServiceName()
+                                                          : config_.SlaveServiceName());
+    std::lock_guard lock(mu_);
+    state_.registered = true;
+    state_.registered_role = *intent.register_as;
+    last_check_status_ = check.ok() ? intent.check_status : "";
+    next_check_ = clock_.Now() + std::min(config_.healthcheck_interval, config_.EffectiveCheckTtl() / 3);
+    PublishLocked();
+  } else if (registered) {
+    // Consul invalidates a session bound to a check that goes away, and then
+    // holds our report key under lock-delay: release and destroy it first.
+    std::string session;
+    {
+      std::lock_guard lock(mu_);
+      if (session_has_check_ && !state_.lock_held) session = state_.session_id;
+    }
+    if (!session.empty()) DropSession(client, session);
+    Status st = client.DeregisterService(config_.ServiceId());
+    Note("deregister service", st);
+    if (!st.ok()) return;
+    spdlog::info("consul: deregistered {}", config_.ServiceId());
+    std::lock_guard lock(mu_);
+    state_.registered = false;
+    state_.registered_role = RedisRole::kUnknown;
+    PublishLocked();
+  }
+}
+
+void Watcher::RefreshCheck(Client& client, const ConsulIntent& intent) {
+  {
+    std::lock_guard lock(mu_);
+    if (!state_.registered) return;
+    if (clock_.Now() < next_check_ && intent.check_status == last_check_status_) return;
+  }
+  Status st = client.UpdateTtlCheck(config_.CheckId(), intent.check_status,
+                                    TruncateUtf8(intent.check_output, kMaxCheckOutputBytes));
+  if (st.code() == StatusCode::kNotFound) {
+    // Consul forgot the service (an agent restart in dev mode): register again.
+    spdlog::warn("consul: check {} unknown to the agent; registering again", config_.CheckId());
+    std::lock_guard lock(mu_);
+    state_.registered = false;
+    state_.registered_role = RedisRole::kUnknown;
+    PublishLocked();
+    return;
+  }
+  Note("update check", st);
+  // Refresh well inside the TTL: with session checks, one missed refresh
+  // must not cost the lock.
+  const milliseconds period = std::min(config_.healthcheck_interval, config_.EffectiveCheckTtl() / 3);
+  std::lock_guard lock(mu_);
+  next_check_ = clock_.Now() + (st.ok() ? period : milliseconds(500));
+  if (st.ok()) {
+    last_check_status_ = intent.check_status;
+    last_check_ok_ = clock_.Now();
+    UpdateLeaseLocked();
+    PublishLocked();
+  }
+}
+
+void Watcher::UpdateLeaseLocked() {
+  // Consul may take up to twice a TTL to act, never less than one: the lease
+  // we can count on is one TTL from the last success, the shorter of the two.
+  TimePoint deadline = last_renew_ok_ + session_ttl_;
+  Duration ttl = session_ttl_;
+  if (session_has_check_) {
+    const TimePoint by_check = last_check_ok_ + config_.EffectiveCheckTtl();
+    if (by_check < deadline) {
+      deadline = by_check;
+      ttl = config_.EffectiveCheckTtl();
+    }
+  }
+  state_.lease_deadline = deadline;
+  state_.lease_ttl = ttl;
+}
+
+void Watcher::EnsureSession(Client& client, const ConsulIntent& intent) {
+  const bool need = intent.hold_lock || intent.report.has_value();
+  std::string session;
+  bool registered, held, has_check;
+  TimePoint next_renew, next_try;
+  {
+    std::lock_guard lock(mu_);
+    session = state_.session_id;
+    registered = state_.registered;
+    held = state_.lock_held;
+    has_check = session_has_check_;
+    next_renew = next_renew_;
+    next_try = next_session_try_;
+  }
+  const TimePoint now = clock_.Now();
+
+  if (!need) {
+    if (session.empty() || held) return;  // a held lock is released first
+    DropSession(client, session);
+    return;
+  }
+
+  // A session made before our check existed cannot invalidate on agent death;
+  // swap it for one that can while we do not hold the lock.
+  const bool want_check = config_.session_checks && registered;
+  if (!session.empty() && want_check && !has_check && !held) {
+    DropSession(client, session);
+    session.clear();
+    next_try = now;
+  }
+
+  if (session.empty()) {
+    if (now < next_try) return;
+    SessionOptions options;
+    options.name = config_.lock_session_name;
+    options.ttl = std::chrono::ceil<seconds>(config_.lock_ttl);
+    options.lock_delay = std::chrono::ceil<seconds>(config_.lock_delay);
+    if (want_check) options.service_checks = {config_.CheckId()};
+    auto r = client.CreateSession(options);
+    Note("create session", r.status());
+    std::lock_guard lock(mu_);
+    if (!r.ok()) {
+      session_failures_++;
+      next_session_try_ = now + std::min(kBackoffMax, kBackoffStart * (1 << std::min(session_failures_, 5)));
+      return;
+    }
+    session_failures_ = 0;
+    spdlog::info("consul: created session {} (ttl {}s{})", *r, options.ttl.count(),
+                 want_check ? ", bound to our check" : "");
+    state_.session_id = *r;
+    session_has_check_ = want_check;
+    written_report_.clear();
+    last_renew_ok_ = now;
+    last_check_ok_ = now;  // the check passed moments ago or Consul refused the session
+    session_ttl_ = config_.lock_ttl;
+    next_renew_ = now + config_.lock_ttl / 2;
+    UpdateLeaseLocked();
+    // The lock key may already name this session (it cannot: new ID), but
+    // lock_held is recomputed by the lock loop on its next read.
+    PublishLocked();
+    return;
+  }
+
+  if (now < next_renew) return;
+  auto r = client.RenewSession(session);
+  if (r.status().code() == StatusCode::kNotFound) {
+    Note("renew session", Status::Ok());
+    ForgetSession(session);
+    return;
+  }
+  Note("renew session", r.status());
+  std::lock_guard lock(mu_);
+  if (r.ok()) {
+    last_renew_ok_ = now;
+    // Consul may answer with a different TTL than we asked for; follow it.
+    const milliseconds ttl = r->count() > 0 ? milliseconds(*r) : config_.lock_ttl;
+    session_ttl_ = ttl;
+    next_renew_ = now + ttl / 2;
+    UpdateLeaseLocked();
+  } else {
+    // The Go client's rule: retry every second until a whole TTL has passed.
+    next_renew_ = now + seconds(1);
+  }
+}
+
+void Watcher::DropSession(Client& client, const std::string& session) {
+  // Released explicitly, our report key is free for the next session at once
+  // (lock-delay applies only to keys of an invalidated session).
+  std::string report;
+  {
+    std::lock_guard lock(mu_);
+    report = written_report_;
+  }
+  if (!report.empty()) {
+    (void)client.ReleaseKey(MembersPrefix(config_.lock_key) + config_.ServiceId(), session, report);
+  }
+  Status st = client.DestroySession(session);
+  if (st.code() != StatusCode::kNotFound) Note("destroy session", st);
+  std::lock_guard lock(mu_);
+  if (state_.session_id != session) return;
+  state_.session_id.clear();
+  written_report_.clear();
+  session_has_check_ = false;
+  next_session_try_ = clock_.Now();
+  PublishLocked();
+}
+
+void Watcher::ForgetSession(const std::string& session) {
+  std::lock_guard lock(mu_);
+  if (state_.session_id != session) return;
+  spdlog::warn("consul: session {} expired or was invalidated", session);
+  state_.session_id.clear();
+  state_.lock_held = false;
+  written_report_.clear();
+  written_record_.clear();
+  next_session_try_ = clock_.Now();
+  PublishLocked();
+}
+
+bool Watcher::TryAcquire(Client& client) {
+  std::lock_guard ops(lock_ops_mu_);
+  std::string session, value;
+  {
+    std::lock_guard lock(mu_);
+    if (!intent_.hold_lock || state_.session_id.empty() || state_.lock_held || !state_.lock_free) return false;
+    session = state_.session_id;
+    value = intent_.lock_record ? EncodeLockRecord(*intent_.lock_record) : std::string();
+  }
+  auto r = client.AcquireKey(config_.lock_key, session, value);
+  Note("acquire lock", r.status());
+  if (IsInvalidSession(r.status())) ForgetSession(session);
+  if (!r.ok() || !*r) return false;
+  spdlog::info("consul: acquired lock {} with session {}", config_.lock_key, session);
+  std::lock_guard lock(mu_);
+  if (state_.session_id == session) {
+    state_.lock_held = true;
+    state_.lock_free = false;
+    state_.lock_holder_session = session;
+    written_record_ = value;
+    PublishLocked();
+  }
+  return true;
+}
+
+void Watcher::EnsureLockRecord(Client& client, const ConsulIntent& intent) {
+  std::string session;
+  {
+    std::lock_guard lock(mu_);
+    if (!state_.lock_held || !intent.lock_record || SameHolder(written_record_, *intent.lock_record)) return;
+    session = state_.session_id;
+  }
+  // Re-acquiring a key we hold only rewrites its value; after a promotion the
+  // record must carry the new replication ID, the lineage peers check.
+  std::lock_guard ops(lock_ops_mu_);
+  const std::string value = EncodeLockRecord(*intent.lock_record);
+  auto r = client.AcquireKey(config_.lock_key, session, value);
+  Note("write lock record", r.status());
+  if (r.ok() && *r) {
+    std::lock_guard lock(mu_);
+    written_record_ = value;
+  }
+}
+
+void Watcher::EnsureReport(Client& client, const ConsulIntent& intent) {
+  const std::string key = MembersPrefix(config_.lock_key) + config_.ServiceId();
+  std::string session, written;
+  TimePoint written_at;
+  {
+    std::lock_guard lock(mu_);
+    session = state_.session_id;
+    written = written_report_;
+    written_at = report_written_at_;
+  }
+  if (!intent.report) {
+    if (written.empty()) return;
+    Status st = client.DeleteKey(key);
+    Note("withdraw report", st);
+    if (st.ok()) {
+      std::lock_guard lock(mu_);
+      written_report_.clear();
+    }
+    return;
+  }
+  if (session.empty()) return;
+  const std::string value = EncodePeerReport(*intent.report);
+  if (value == written) return;
+  if (SameIdentity(written, *intent.report) && clock_.Now() - written_at < kReportOffsetInterval) return;
+  // Written through our session so the key shows a live owner only while we
+  // are alive; a dead agent's report loses its Session and is ignored.
+  auto r = client.AcquireKey(key, session, value);
+  Note("publish report", r.status());
+  if (IsInvalidSession(r.status())) ForgetSession(session);
+  if (r.ok() && *r) {
+    std::lock_guard lock(mu_);
+    written_report_ = value;
+    report_written_at_ = clock_.Now();
+  }
+}
+
+// ------------------------------------------------------------------ lock
+
+void Watcher::LockLoop(std::stop_token stop) {
+  auto client = make_client_(config_.healthcheck_timeout);
+  {
+    std::lock_guard lock(clients_mu_);
+    live_clients_.push_back(client.get());
+  }
+  uint64_t index = 0;
+  int failures = 0;
+  milliseconds backoff{0};
+  bool retry_acquire = false;
+  while (!stop.stop_requested()) {
+    bool held;
+    {
+      std::lock_guard lock(mu_);
+      held = state_.lock_held;
+    }
+    QueryOptions q;
+    q.index = retry_acquire ? 0 : index;
+    q.wait = kBlockingWait;
+    // While we hold the lock, read through the leader: a stale read could hide
+    // that the lock is gone.
+    q.consistent = held;
+    const TimePoint started = clock_.Now();
+    auto r = client->GetKey(config_.lock_key, q);
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kCancelled) break;
+      Note("watch lock", r.status());
+      if (held && IsTransport(r.status())) {
+        // The original's monitor: a few retries before the lock counts as lost.
+        if (++failures > config_.lock_monitor_retries) {
+          spdlog::warn("consul: lost track of lock {} after {} failed reads", config_.lock_key, failures);
+          std::lock_guard lock(mu_);
+          state_.lock_held = false;
+          PublishLocked();
+        }
+        Sleep(stop, config_.lock_monitor_retry_interval);
+      } else {
+        backoff = NextBackoff(backoff);
+        Sleep(stop, backoff);
+      }
+      continue;
+    }
+    failures = 0;
+    backoff = milliseconds(0);
+    Note("watch lock", Status::Ok());
+    const uint64_t new_index = r->meta.index;
+    const bool unchanged = new_index == index;
+    // Consul's rules: an index that goes backwards (a restarted or new
+    // leader's store) resets to 0; never block on an index below 1.
+    index = new_index < index ? 0 : std::max<uint64_t>(new_index, 1);
+
+    bool want = false;
+    {
+      std::lock_guard lock(mu_);
+      const auto& pair = r->value;
+      const std::string holder = pair ? pair->session : "";
+      state_.lock_free = holder.empty();
+      state_.lock_holder_session = holder;
+      state_.lock_held = !holder.empty() && holder == state_.session_id;
+      state_.lock_index = pair ? pair->lock_index : 0;
+      state_.lock_modify_index = pair ? pair->modify_index : 0;
+      state_.lock_record.reset();
+      if (pair && !pair->value.empty()) {
+        auto rec = DecodeLockRecord(pair->value);
+        if (rec.ok()) state_.lock_record = *rec;
+      }
+      lock_ready_ = true;
+      PublishLocked();
+      want = intent_.hold_lock && state_.lock_free && !state_.session_id.empty();
+    }
+    retry_acquire = false;
+    if (want && !TryAcquire(*client)) retry_acquire = true;
+    if (retry_acquire) {
+      Sleep(stop, kAcquireRetry);
+    } else if (unchanged) {
+      const auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - started);
+      if (elapsed < kMinQueryInterval) Sleep(stop, kMinQueryInterval - elapsed);
+    }
+  }
+  std::lock_guard lock(clients_mu_);
+  std::erase(live_clients_, client.get());
+}
+
+// ------------------------------------------------------------------ masters
+
+void Watcher::MasterLoop(std::stop_token stop) {
+  auto client = make_client_(config_.healthcheck_timeout);
+  {
+    std::lock_guard lock(clients_mu_);
+    live_clients_.push_back(client.get());
+  }
+  const std::string service = config_.MasterServiceName();
+  const std::string tag = config_.tag_mode() && !config_.master_tags.empty() ? config_.master_tags.front() : "";
+  uint64_t index = 0;
+  milliseconds backoff{0};
+  while (!stop.stop_requested()) {
+    QueryOptions q;
+    q.index = index;
+    q.wait = kBlockingWait;
+    const TimePoint started = clock_.Now();
+    auto r = client->HealthyInstances(service, tag, q);
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kCancelled) break;
+      Note("watch masters", r.status());
+      backoff = NextBackoff(backoff);
+      Sleep(stop, backoff);
+      continue;
+    }
+    backoff = milliseconds(0);
+    Note("watch masters", Status::Ok());
+    const bool unchanged = r->meta.index == index;
+    index = r->meta.index < index ? 0 : std::max<uint64_t>(r->meta.index, 1);
+    {
+      std::lock_guard lock(mu_);
+      state_.masters = r->value;
+      std::sort(state_.masters.begin(), state_.masters.end(),
+                [](const ServiceInstance& a, const ServiceInstance& b) { return a.id < b.id; });
+      state_.masters_known = true;
+      masters_ready_ = true;
+      PublishLocked();
+    }
+    if (unchanged) {
+      const auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - started);
+      if (elapsed < kMinQueryInterval) Sleep(stop, kMinQueryInterval - elapsed);
+    }
+  }
+  std::lock_guard lock(clients_mu_);
+  std::erase(live_clients_, client.get());
+}
+
+// ------------------------------------------------------------------ peers
+
+void Watcher::PeersLoop(std::stop_token stop) {
+  auto client = make_client_(config_.healthcheck_timeout);
+  {
+    std::lock_guard lock(clients_mu_);
+    live_clients_.push_back(client.get());
+  }
+  // One blocking read covers the members' reports and a switchover request.
+  const std::string prefix = config_.lock_key + "/";
+  const std::string members = MembersPrefix(config_.lock_key);
+  const std::string switchover_key = SwitchoverKey(config_.lock_key);
+  const std::string self = config_.ServiceId();
+  uint64_t index = 0;
+  milliseconds backoff{0};
+  while (!stop.stop_requested()) {
+    QueryOptions q;
+    q.index = index;
+    q.wait = kBlockingWait;
+    const TimePoint started = clock_.Now();
+    auto r = client->ListKeys(prefix, q);
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kCancelled) break;
+      Note("watch peers", r.status());
+      backoff = NextBackoff(backoff);
+      Sleep(stop, backoff);
+      continue;
+    }
+    backoff = milliseconds(0);
+    const bool unchanged = r->meta.index == index;
+    index = r->meta.index < index ? 0 : std::max<uint64_t>(r->meta.index, 1);
+    std::vector<PeerReport> peers;
+    std::optional<SwitchoverRequest> request;
+    for (const KvPair& kv : r->value) {
+      if (kv.key == switchover_key) {
+        auto req = DecodeSwitchoverRequest(kv.value);
+        if (req.ok()) request = *req;
+        continue;
+      }
+      if (kv.key.rfind(members, 0) != 0) continue;
+      if (kv.session.empty()) continue;  // its agent's session is gone
+      auto p = DecodePeerReport(kv.value);
+      if (!p.ok() || p->id == self) continue;
+      peers.push_back(*p);
+    }
+    std::sort(peers.begin(), peers.end(), [](const PeerReport& a, const PeerReport& b) { return a.id < b.id; });
+    {
+      std::lock_guard lock(mu_);
+      state_.peers = std::move(peers);
+      state_.switchover_request = request;
+      PublishLocked();
+    }
+    if (unchanged) {
+      const auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - started);
+      if (elapsed < kMinQueryInterval) Sleep(stop, kMinQueryInterval - elapsed);
+    }
+  }
+  std::lock_guard lock(clients_mu_);
+  std::erase(live_clients_, client.get());
+}
+
+}  // namespace resec::consul
