@@ -1,0 +1,200 @@
+// The fast-and-safe failover promises, against real processes: the most
+// up-to-date data wins, an isolated master is fenced before another takes
+// writes, and a planned switchover loses nothing.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "support/agent_group.h"
+#include "support/tcp_proxy.h"
+#include "support/wait_for.h"
+
+namespace resec::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kConverge = 30s;
+
+// Writes k:<n> = n every 2 ms to whatever Consul says is the master, the way
+// a client of resec discovers it, and remembers what was acknowledged.
+class Writer {
+ public:
+  explicit Writer(Group& g) : g_(g) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Writer() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::set<int> acked() {
+    std::lock_guard lock(mu_);
+    return acked_;
+  }
+
+ private:
+  void Run() {
+    int port = 0;
+    for (int n = 0; !stop_; ++n) {
+      if (port == 0) {
+        auto c = g_.Catalog();
+        if (c.ok() && c->passing_master_ports.size() == 1) port = c->passing_master_ports[0];
+      }
+      if (port != 0) {
+        auto r = RedisCall(port, {"SET", "k:" + std::to_string(n), std::to_string(n)}, g_.options().redis_password,
+                           "", 200ms);
+        if (r.ok()) {
+          std::lock_guard lock(mu_);
+          acked_.insert(n);
+        } else {
+          port = 0;  // rediscover
+        }
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+  }
+
+  Group& g_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::set<int> acked_;
+  std::thread thread_;
+};
+
+std::vector<int> MissingOn(Group& g, int master, const std::set<int>& acked) {
+  std::vector<int> missing;
+  for (int n : acked) {
+    auto v = g.redis(master).Call({"GET", "k:" + std::to_string(n)});
+    if (!v.ok() || *v != std::to_string(n)) missing.push_back(n);
+  }
+  return missing;
+}
+
+TEST(Safety, MasterRestartedEmptyNeverWinsOverReplicasWithData) {
+  Group g({});
+  ASSERT_TRUE(g.Start().ok());
+  std::string why;
+  auto m = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m) << why;
+  // 10,000 keys, replicated.
+  for (int batch = 0; batch < 100; ++batch) {
+    std::vector<std::string> argv = {"MSET"};
+    for (int i = 0; i < 100; ++i) {
+      const int n = batch * 100 + i;
+      argv.push_back("key:" + std::to_string(n));
+      argv.push_back(std::to_string(n));
+    }
+    ASSERT_TRUE(g.redis(*m).Call(argv).ok());
+  }
+  ASSERT_TRUE(g.redis(*m).Call({"WAIT", "2", "5000"}).ok());
+  g.redis(*m).Kill();
+  ASSERT_TRUE(g.redis(*m).Restart().ok());  // no persistence: back empty, new replication ID
+  auto m2 = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m2) << why;
+  EXPECT_NE(*m2, *m) << "the empty Redis was promoted";
+  EXPECT_EQ(*g.redis(*m2).Call({"DBSIZE"}), "10000");
+  // And the restarted one got the data back as a replica.
+  ASSERT_TRUE(WaitFor([&] { return g.redis(*m).Call({"DBSIZE"}).value_or("") == "10000"; }, 10s));
+}
+
+TEST(Safety, IsolatedMasterRefusesWritesBeforeAnotherMasterAcceptsOne) {
+  GroupOptions o;
+  o.start_agents = false;
+  Group g(o);
+  ASSERT_TRUE(g.Start().ok());
+  std::vector<std::unique_ptr<TcpProxy>> proxies;
+  for (int i = 0; i < g.size(); ++i) {
+    proxies.push_back(std::make_unique<TcpProxy>(g.consul().http_port()));
+    g.agent(i).env()["CONSUL_HTTP_ADDR"] = "127.0.0.1:" + std::to_string(proxies.back()->port());
+    ASSERT_TRUE(g.StartAgent(i).ok());
+  }
+  std::string why;
+  auto m = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m) << why;
+
+  // Writers straight at each Redis, as clients that never rediscover would.
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::optional<Clock::time_point> last_old_ack, first_new_ack;
+  std::vector<std::thread> writers;
+  for (int i = 0; i < g.size(); ++i) {
+    writers.emplace_back([&, i] {
+      for (int n = 0; !stop; ++n) {
+        auto r = RedisCall(g.redis(i).port(), {"SET", "w" + std::to_string(i), std::to_string(n)}, "", "", 300ms);
+        const auto now = Clock::now();
+        if (r.ok()) {
+          std::lock_guard lock(mu);
+          if (i == *m) {
+            last_old_ack = now;
+          } else if (!first_new_ack) {
+            first_new_ack = now;
+          }
+        }
+        std::this_thread::sleep_for(2ms);
+      }
+    });
+  }
+  std::this_thread::sleep_for(300ms);
+  proxies[*m]->Cut();
+  std::optional<int> m2;
+  const bool failed_over = WaitFor(
+      [&] {
+        auto c = g.Catalog();
+        if (!c.ok() || c->passing_master_ports.size() != 1) return false;
+        m2 = g.IndexOfPort(c->passing_master_ports[0]);
+        return *m2 != *m;
+      },
+      kConverge);
+  std::this_thread::sleep_for(1s);
+  stop = true;
+  for (auto& t : writers) t.join();
+  ASSERT_TRUE(failed_over) << g.Describe();
+  ASSERT_TRUE(last_old_ack && first_new_ack);
+  EXPECT_LT(*last_old_ack, *first_new_ack)
+      << "old master acknowledged a write "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(*last_old_ack - *first_new_ack).count()
+      << " ms after the new master took its first";
+  // Healed, the old master rejoins as a replica of the new one.
+  proxies[*m]->Heal();
+  auto m3 = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m3) << why;
+  EXPECT_EQ(*m3, *m2);
+}
+
+TEST(Safety, SigtermOnTheMasterHandsOverWithoutLosingAWrite) {
+  Group g({});
+  ASSERT_TRUE(g.Start().ok());
+  std::string why;
+  auto m = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m) << why;
+  Writer writer(g);
+  std::this_thread::sleep_for(500ms);
+  auto exit = g.agent(*m).Stop(15s);
+  EXPECT_TRUE(exit.Exited() && exit.code == 0) << exit.ToString();
+  std::optional<int> m2;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto c = g.Catalog();
+        if (!c.ok() || c->passing_master_ports.size() != 1) return false;
+        m2 = g.IndexOfPort(c->passing_master_ports[0]);
+        return *m2 != *m && g.redis(*m2).Role() == "master";
+      },
+      10s))
+      << g.Describe();
+  std::this_thread::sleep_for(500ms);
+  writer.Stop();
+  const std::set<int> acked = writer.acked();
+  ASSERT_GT(acked.size(), 100u);
+  const auto missing = MissingOn(g, *m2, acked);
+  EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged writes lost, first k:" << missing.front();
+  // The old master's Redis follows the new master.
+  ASSERT_TRUE(WaitFor([&] { return g.redis(*m).Role() == "slave"; }, 5s));
+}
+
+}  // namespace
+}  // namespace resec::testing
