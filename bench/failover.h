@@ -1,0 +1,57 @@
+// The failover benchmark: N independent runs of one fault scenario against
+// one system, each on a freshly started group, with the Writer client running
+// throughout. Per run:
+//   unavailable_ms  fault -> first write acknowledged by the master the group
+//                   finally converged on (for a restarted or resumed old master:
+//                   its first acknowledgement after the fault);
+//   converged_ms    fault -> first moment the group is converged (see
+//                   BenchSystem::Converged) on a master that is either another
+//                   node or the old node after its recovery action;
+//   lost_acked / lost_wait_acked
+//                   acknowledged (WAIT-acknowledged) writes missing from the
+//                   final master once every recovery action has run and the
+//                   group has converged again.
+// A run that does not converge within kConvergeTimeout is a failed run; its
+// logs are copied next to the JSON. Percentiles are over the successful runs;
+// lost-write totals likewise.
+//
+// Thread-safety: runs on the calling thread (which owns the child processes).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "resec/status.h"
+#include "settings.h"
+
+namespace resec::bench {
+
+struct FailoverOptions {
+  SystemKind system = SystemKind::kResec;
+  Scenario scenario = Scenario::kRedisCrash;
+  Mode mode = Mode::kTuned;
+  int runs = 1;
+  // Summary JSON; per-run details go to the same name with ".runs.json", and
+  // logs of failed runs to the same name with ".logs/".
+  std::filesystem::path out;
+  // Set when the system cannot run here at all (resec-go not buildable): the
+  // JSON then says so, with this text, instead of measuring.
+  std::optional<std::string> unavailable;
+  // Also write every run's writes as CSV (seq, sent_us, ack_us, port,
+  // wait_acked, present) next to the JSON, with the fault time: for diagnosis.
+  bool dump_writes = false;
+  // Extra facts for "settings" (e.g. which resec-go module was built).
+  nlohmann::json extra_settings = nlohmann::json::object();
+};
+
+// Runs the benchmark and writes the JSON files; returns the summary. Fails
+// only if the output cannot be written: a run that fails is a result.
+StatusOr<nlohmann::json> RunFailover(const FailoverOptions& options);
+
+// The path of the per-run file for a summary path ("x.json" -> "x.runs.json").
+std::filesystem::path RunsPathFor(const std::filesystem::path& summary);
+
+}  // namespace resec::bench
