@@ -46,7 +46,7 @@ std::string SwitchoverTarget(const ConsulState& consul, const RedisState& redis,
   for (const auto& p : consul.peers) {
     if (!p.healthy || p.priority <= 0) continue;
     if (!plan.to.empty()) {
-      if (p.id == plan.to) return p.id;
+      if (p.id == plan.to || MemberKey(p.node, p.id) == plan.to) return MemberKey(p.node, p.id);
       continue;
     }
     // Rank by what the master itself sees of each replica: its acked offset.
@@ -54,26 +54,28 @@ std::string SwitchoverTarget(const ConsulState& consul, const RedisState& redis,
     for (const auto& r : redis.replicas) {
       if (r.port == p.port && (p.address.empty() || p.address == r.ip) && r.state == "online") offset = r.offset;
     }
-    if (offset > best_offset || (offset == best_offset && p.id < best)) {
-      best = p.id;
+    if (offset > best_offset || (offset == best_offset && MemberKey(p.node, p.id) < best)) {
+      best = MemberKey(p.node, p.id);
       best_offset = offset;
     }
   }
   return best_offset >= 0 ? best : "";
 }
 
-std::optional<ServiceInstance> CurrentMaster(const ConsulState& consul, const std::string& self_id) {
+std::optional<ServiceInstance> CurrentMaster(const ConsulState& consul, const DecideOptions& options) {
   // A free lock means the last master's agent released it or lost its
   // session: whatever the catalog still shows is not a master to follow.
   if (consul.lock_free || consul.lock_held) return std::nullopt;
+  auto is_self = [&](const ServiceInstance& m) { return m.id == options.self_id && m.node == options.self_node; };
   if (consul.lock_record) {
+    const LockRecord& r = *consul.lock_record;
     for (const auto& m : consul.masters) {
-      if (m.id == consul.lock_record->holder_id && m.id != self_id) return m;
+      if (m.id == r.holder_id && (r.node.empty() || m.node == r.node) && !is_self(m)) return m;
     }
   }
   std::vector<const ServiceInstance*> others;
   for (const auto& m : consul.masters) {
-    if (m.id != self_id) others.push_back(&m);
+    if (!is_self(m)) others.push_back(&m);
   }
   // Without a record naming the holder, only an unambiguous catalog is trusted.
   if (!consul.lock_record && others.size() == 1) return *others.front();
@@ -109,6 +111,7 @@ PeerReport ReportOf(const RedisState& redis, const DecideOptions& options) {
   r.offset = redis.DataOffset();
   r.priority = options.priority;
   r.following = Following(redis);
+  r.node = options.self_node;
   return r;
 }
 
@@ -152,14 +155,17 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
 
   if (memory.own_offset_stale) return {false, "reading our own final offset"};
   const TimePoint free_since = memory.lock_free_since.value_or(now);
-  const auto live = [&](const PeerReport& p) { return p.id != options.self_id && p.healthy && p.priority > 0; };
+  const auto live = [&](const PeerReport& p) {
+    return !(p.id == options.self_id && p.node == options.self_node) && p.healthy && p.priority > 0;
+  };
 
   // A holder that handed over named its successor: nobody else goes first.
   if (consul.lock_record && !consul.lock_record->successor.empty()) {
     const std::string& successor = consul.lock_record->successor;
-    if (successor == options.self_id) return {true, "designated successor"};
-    const bool successor_live = std::any_of(consul.peers.begin(), consul.peers.end(),
-                                            [&](const PeerReport& p) { return live(p) && p.id == successor; });
+    if (successor == MemberKey(options.self_node, options.self_id)) return {true, "designated successor"};
+    const bool successor_live = std::any_of(consul.peers.begin(), consul.peers.end(), [&](const PeerReport& p) {
+      return live(p) && MemberKey(p.node, p.id) == successor;
+    });
     if (successor_live && now - free_since < options.election_grace) {
       return {false, "waiting for the designated successor " + successor};
     }
@@ -176,12 +182,13 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
   }
 
   std::vector<Candidate> candidates;
-  candidates.push_back({options.self_id, redis.role == RedisRole::kMaster, Following(redis), redis.master_replid,
+  const std::string self_key = MemberKey(options.self_node, options.self_id);
+  candidates.push_back({self_key, redis.role == RedisRole::kMaster, Following(redis), redis.master_replid,
                         redis.master_replid2, redis.DataOffset(), options.priority});
   for (const auto& p : consul.peers) {
-    if (p.id == options.self_id || !p.healthy || p.priority <= 0) continue;
+    if ((p.id == options.self_id && p.node == options.self_node) || !p.healthy || p.priority <= 0) continue;
     candidates.push_back(
-        {p.id, p.role == RoleName(RedisRole::kMaster), p.following, p.replid, p.replid2, p.offset, p.priority});
+        {MemberKey(p.node, p.id), p.role == RoleName(RedisRole::kMaster), p.following, p.replid, p.replid2, p.offset, p.priority});
   }
 
   // Lineage: when the last master is known, only data that descends from it
@@ -221,7 +228,7 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
     return a.id < b.id;
   });
   const auto self = std::find_if(candidates.begin(), candidates.end(),
-                                 [&](const Candidate& c) { return c.id == options.self_id; });
+                                 [&](const Candidate& c) { return c.id == self_key; });
   const auto rank = static_cast<int64_t>(self - candidates.begin());
   if (rank == 0) return {true, "most up-to-date candidate"};
 
@@ -268,7 +275,8 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
                                     .port = options.announce_port,
                                     .replid = redis.master_replid,
                                     .offset = redis.DataOffset(),
-                                    .successor = ""};
+                                    .successor = "",
+                                    .node = options.self_node};
     if (redis.role == RedisRole::kMaster && memory.switchover) {
       // Planned switchover: no write may be acknowledged that the successor
       // does not have, so pause writes, wait until it has caught up, then
@@ -278,7 +286,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
       const std::string target = SwitchoverTarget(consul, redis, *memory.switchover);
       bool caught_up = false;
       for (const auto& p : consul.peers) {
-        if (p.id != target) continue;
+        if (MemberKey(p.node, p.id) != target) continue;
         for (const auto& r : redis.replicas) {
           if (r.port == p.port && (p.address.empty() || p.address == r.ip) &&
               r.offset >= redis.master_repl_offset) {
@@ -317,7 +325,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     return d;
   }
 
-  const std::optional<ServiceInstance> master = CurrentMaster(consul, options.self_id);
+  const std::optional<ServiceInstance> master = CurrentMaster(consul, options);
   if (!master) {
     // Nobody to follow. We stay registered, under the replica's name, so our
     // TTL check exists for the lock session to be bound to (an agent that

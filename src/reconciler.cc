@@ -151,7 +151,9 @@ void Reconciler::ReconcileOnce(TimePoint now) {
     memory_.lock_free_since.reset();
   }
 
-  Decision d = Decide(consul_, redis_, options_, now, memory_);
+  DecideOptions options = options_;
+  options.self_node = consul_.node_name;
+  Decision d = Decide(consul_, redis_, options, now, memory_);
   counters_.reconciles++;
 
   if (!logged_once_ || d.rule != last_rule_ || d.reason != last_reason_) {

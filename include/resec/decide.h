@@ -23,6 +23,7 @@ namespace resec {
 
 struct DecideOptions {
   std::string self_id;        // our service ID
+  std::string self_node;      // our Consul node (service IDs repeat across nodes)
   std::string announce_host;  // empty: peers see our node's address
   int announce_port = 0;
   // Tie-breaker between equally up-to-date candidates; 0 = never promote.
@@ -100,7 +101,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
 // The master a non-holder should follow: the lock holder's registration when
 // the lock record names it, otherwise the only passing master that is not us.
 // nullopt while the lock is free or the catalog is ambiguous.
-std::optional<ServiceInstance> CurrentMaster(const ConsulState& consul, const std::string& self_id);
+std::optional<ServiceInstance> CurrentMaster(const ConsulState& consul, const DecideOptions& options);
 
 // Whether this agent may compete for a free lock now, and why not.
 struct Eligibility {

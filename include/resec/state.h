@@ -93,6 +93,7 @@ struct PeerReport {
   // master: a replica of the last lock holder descends from it even when the
   // holder's replication ID changed too recently to be in the lock record.
   std::string following;
+  std::string node;  // its Consul node: service IDs repeat across nodes (redis@:6379)
   bool operator==(const PeerReport&) const = default;
 };
 
@@ -107,7 +108,8 @@ struct LockRecord {
   int64_t offset = 0;
   // Set by a holder handing over (planned switchover): only this member may
   // take the released lock until the election grace has passed.
-  std::string successor;
+  std::string successor;  // MemberKey(node, service ID)
+  std::string node;       // the holder's Consul node
   bool operator==(const LockRecord&) const = default;
 };
 
@@ -119,8 +121,14 @@ struct SwitchoverRequest {
   bool operator==(const SwitchoverRequest&) const = default;
 };
 
+// One member of a group across nodes: "<node>/<service ID>".
+inline std::string MemberKey(const std::string& node, const std::string& service_id) {
+  return node + "/" + service_id;
+}
+
 struct ConsulState {
   bool ready = false;      // first round of Consul calls done
+  std::string node_name;   // the Consul node our agent talks to
   bool reachable = false;  // the last call to Consul succeeded
   std::string error;       // last Consul problem, for logs and /state
 

@@ -198,6 +198,23 @@ class HttpClient final : public Client {
     return WithMeta<std::vector<ServiceHealth>>{std::move(instances).value(), r->meta};
   }
 
+  StatusOr<std::string> NodeName() override {
+    StatusOr<HttpResponse> r = Call("GET", "/v1/agent/self", "", "", {});
+    if (!r.ok()) return r.status();
+    return DecodeAgentSelfNodeName(r->body);
+  }
+
+  StatusOr<std::string> SessionNode(const std::string& session_id) override {
+    StatusOr<HttpResponse> r = Call("GET", "/v1/session/info/" + EscapeComponent(session_id), "", "", {});
+    if (!r.ok()) return r.status();
+    nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
+    if (j.is_discarded() || !j.is_array() || j.empty() || !j[0].is_object() || !j[0].contains("Node") ||
+        !j[0]["Node"].is_string()) {
+      return NotFound("session " + session_id + " not found");
+    }
+    return j[0]["Node"].get<std::string>();
+  }
+
   StatusOr<std::string> Leader() override {
     StatusOr<HttpResponse> r = Call("GET", "/v1/status/leader", "", "", {});
     if (!r.ok()) return r.status();

@@ -512,4 +512,13 @@ StatusOr<std::string> DecodeLeader(std::string_view body) {
   return j->get<std::string>();
 }
 
+StatusOr<std::string> DecodeAgentSelfNodeName(std::string_view body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("Config") || !j["Config"].is_object() ||
+      !j["Config"].contains("NodeName") || !j["Config"]["NodeName"].is_string()) {
+    return Internal("decode agent self: no Config.NodeName");
+  }
+  return j["Config"]["NodeName"].get<std::string>();
+}
+
 }  // namespace resec::consul

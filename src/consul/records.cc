@@ -45,6 +45,7 @@ std::string EncodeLockRecord(const LockRecord& r) {
   json j{{"holder_id", r.holder_id}, {"address", r.address}, {"port", r.port},
          {"replid", r.replid},       {"offset", r.offset}};
   if (!r.successor.empty()) j["successor"] = r.successor;
+  if (!r.node.empty()) j["node"] = r.node;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -55,7 +56,8 @@ StatusOr<LockRecord> DecodeLockRecord(std::string_view text) {
   std::string error;
   if (!Read(*j, "holder_id", r.holder_id, error) || !Read(*j, "address", r.address, error) ||
       !Read(*j, "port", r.port, error) || !Read(*j, "replid", r.replid, error) ||
-      !Read(*j, "offset", r.offset, error) || !Read(*j, "successor", r.successor, error)) {
+      !Read(*j, "offset", r.offset, error) || !Read(*j, "successor", r.successor, error) ||
+      !Read(*j, "node", r.node, error)) {
     return Internal("decode lock record: " + error);
   }
   if (r.holder_id.empty()) return Internal("decode lock record: no holder_id");
@@ -66,7 +68,7 @@ std::string EncodePeerReport(const PeerReport& p) {
   return json{{"id", p.id},         {"address", p.address}, {"port", p.port},
               {"healthy", p.healthy}, {"role", p.role},     {"replid", p.replid},
               {"replid2", p.replid2}, {"offset", p.offset}, {"priority", p.priority},
-              {"free_index", p.free_index}, {"following", p.following}}
+              {"free_index", p.free_index}, {"following", p.following}, {"node", p.node}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -80,7 +82,7 @@ StatusOr<PeerReport> DecodePeerReport(std::string_view text) {
       !Read(*j, "role", p.role, error) || !Read(*j, "replid", p.replid, error) ||
       !Read(*j, "replid2", p.replid2, error) || !Read(*j, "offset", p.offset, error) ||
       !Read(*j, "priority", p.priority, error) || !Read(*j, "free_index", p.free_index, error) ||
-      !Read(*j, "following", p.following, error)) {
+      !Read(*j, "following", p.following, error) || !Read(*j, "node", p.node, error)) {
     return Internal("decode peer report: " + error);
   }
   if (p.id.empty()) return Internal("decode peer report: no id");

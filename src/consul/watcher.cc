@@ -1,5 +1,7 @@
 #include "resec/consul/watcher.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -118,7 +120,7 @@ void Watcher::Shutdown(milliseconds deadline) {
     }
   }
   if (!report.empty() && in_time()) {
-    (void)client->DeleteKey(MembersPrefix(config_.lock_key) + config_.ServiceId());
+    (void)client->DeleteKey(MemberKeyPath());
   }
   if (in_time()) {
     Status st = client->DeregisterService(config_.ServiceId());
@@ -166,8 +168,13 @@ void Watcher::Note(const char* operation, const Status& status) {
   PublishLocked();
 }
 
+std::string Watcher::MemberKeyPath() const {
+  std::lock_guard lock(mu_);
+  return MembersPrefix(config_.lock_key) + MemberKey(state_.node_name, config_.ServiceId());
+}
+
 void Watcher::PublishLocked() {
-  state_.ready = lock_ready_ && masters_ready_;
+  state_.ready = lock_ready_ && masters_ready_ && have_node_name_;
   if (published_once_ && state_ == last_published_) return;
   last_published_ = state_;
   published_once_ = true;
@@ -212,6 +219,41 @@ void Watcher::ControlLoop(std::stop_token stop) {
       std::lock_guard lock(mu_);
       intent = intent_;
       have = have_intent_;
+    }
+    if (!have_node_name_) {
+      // Service IDs repeat across nodes (every node's redis@:6379), so a
+      // member is its node plus its service ID. Consul's default node name
+      // is the host name: the fallback when /v1/agent/self is not allowed.
+      auto r = client->NodeName();
+      std::string name;
+      if (!r.ok() && r.status().code() == StatusCode::kPermissionDenied) {
+        // No agent:read: a short-lived session tells the node with the
+        // session rights the agent needs anyway.
+        SessionOptions probe;
+        probe.name = config_.lock_session_name + "-node-probe";
+        probe.ttl = std::chrono::seconds(10);
+        probe.lock_delay = std::chrono::seconds(0);
+        auto s = client->CreateSession(probe);
+        if (s.ok()) {
+          r = client->SessionNode(*s);
+          (void)client->DestroySession(*s);
+        }
+      }
+      if (r.ok()) {
+        name = *r;
+      } else if (r.status().code() != StatusCode::kUnavailable) {
+        char host[256] = {};
+        if (gethostname(host, sizeof host - 1) == 0) name = host;
+        spdlog::info("consul: node name from the host name ({}): {}", name, r.status().ToString());
+      } else {
+        Note("read node name", r.status());
+      }
+      if (!name.empty()) {
+        std::lock_guard lock(mu_);
+        have_node_name_ = true;
+        state_.node_name = name;
+        PublishLocked();
+      }
     }
     if (!cleaned_stale_registration_) {
       // A previous run of this agent may have left its registration behind
@@ -468,7 +510,7 @@ void Watcher::DropSession(Client& client, const std::string& session) {
     report = written_report_;
   }
   if (!report.empty()) {
-    (void)client.ReleaseKey(MembersPrefix(config_.lock_key) + config_.ServiceId(), session, report);
+    (void)client.ReleaseKey(MemberKeyPath(), session, report);
   }
   Status st = client.DestroySession(session);
   if (st.code() != StatusCode::kNotFound) Note("destroy session", st);
@@ -538,7 +580,7 @@ void Watcher::EnsureLockRecord(Client& client, const ConsulIntent& intent) {
 }
 
 void Watcher::EnsureReport(Client& client, const ConsulIntent& intent) {
-  const std::string key = MembersPrefix(config_.lock_key) + config_.ServiceId();
+  const std::string key = MemberKeyPath();
   std::string session, written;
   TimePoint written_at;
   {
@@ -719,8 +761,13 @@ void Watcher::PeersLoop(std::stop_token stop) {
   const std::string switchover_key = SwitchoverKey(config_.lock_key);
   const std::string self = config_.ServiceId();
   uint64_t index = 0;
+  std::string node;
   milliseconds backoff{0};
   while (!stop.stop_requested()) {
+    {
+      std::lock_guard lock(mu_);
+      node = state_.node_name;
+    }
     QueryOptions q;
     q.index = index;
     q.wait = kBlockingWait;
@@ -747,7 +794,7 @@ void Watcher::PeersLoop(std::stop_token stop) {
       if (kv.key.rfind(members, 0) != 0) continue;
       if (kv.session.empty()) continue;  // its agent's session is gone
       auto p = DecodePeerReport(kv.value);
-      if (!p.ok() || p->id == self) continue;
+      if (!p.ok() || (p->id == self && p->node == node)) continue;
       peers.push_back(*p);
     }
     std::sort(peers.begin(), peers.end(), [](const PeerReport& a, const PeerReport& b) { return a.id < b.id; });

@@ -56,6 +56,7 @@ ConsulState HeldByOther() {
 DecideOptions Options() {
   DecideOptions o;
   o.self_id = kSelf;
+  o.self_node = "node";
   o.announce_port = 7001;
   return o;
 }
@@ -179,6 +180,17 @@ TEST(Decide, Table) {
        },
        Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
        RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
+      {"ours: the master on another node with our very service ID (redis@:port on every node) is followed",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = Reachable();
+         c.lock_holder_session = "s-other";
+         c.lock_record = LockRecord{kSelf, "", 7001, "aaaa", 100, ""};
+         c.lock_record->node = "other-node";
+         c.masters = {ServiceInstance{kSelf, "other-node", "10.0.0.2", 7001, {}}};
+         r = HealthyMaster();
+       },
+       Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::ReplicateFrom{"10.0.0.2", 7001})},
       {"ours: a free lock is not followed even if the catalog still shows a master",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c = HeldByOther();

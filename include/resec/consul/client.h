@@ -147,6 +147,16 @@ class Client {
     return FailedPrecondition("InstancesWithChecks: not supported by this client");
   }
 
+  // GET /v1/agent/self: the name of the Consul node this agent talks to.
+  // Default for fakes: kFailedPrecondition (callers fall back to the host name).
+  virtual StatusOr<std::string> NodeName() { return FailedPrecondition("NodeName: not supported by this client"); }
+  // GET /v1/session/info/<id>: the node a session belongs to (sessions are
+  // made on the local agent's node, so this names it with only session rights).
+  virtual StatusOr<std::string> SessionNode(const std::string& session_id) {
+    (void)session_id;
+    return FailedPrecondition("SessionNode: not supported by this client");
+  }
+
   // GET /v1/status/leader: "" while there is no leader.
   virtual StatusOr<std::string> Leader() = 0;
 

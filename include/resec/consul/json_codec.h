@@ -121,5 +121,7 @@ StatusOr<std::vector<ServiceInstance>> DecodeHealthService(std::string_view body
 StatusOr<std::vector<ServiceHealth>> DecodeServiceHealth(std::string_view body);
 // /v1/status/leader: a JSON string, "" while there is no leader.
 StatusOr<std::string> DecodeLeader(std::string_view body);
+// /v1/agent/self -> Config.NodeName.
+StatusOr<std::string> DecodeAgentSelfNodeName(std::string_view body);
 
 }  // namespace resec::consul

@@ -78,6 +78,8 @@ class Watcher {
   void Note(const char* operation, const Status& status);
   // REQUIRES: mu_ held.
   void PublishLocked();
+  // <lock key>/members/<node>/<service ID>. Locks mu_.
+  std::string MemberKeyPath() const;
   // REQUIRES: mu_ held. Recomputes state_.lease_deadline.
   void UpdateLeaseLocked();
   void Publish();
@@ -104,6 +106,7 @@ class Watcher {
   std::string last_check_status_;
   int session_failures_ = 0;
   bool cleaned_stale_registration_ = false;
+  bool have_node_name_ = false;  // GUARDED_BY(mu_)
   std::string last_error_op_;  // for once-per-change logging
   std::string last_error_;
   bool control_ready_ = false, lock_ready_ = false, masters_ready_ = false;
