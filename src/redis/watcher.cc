@@ -299,7 +299,16 @@ void Watcher::ApplyGuard() {
       if (!r.ok()) {
         fail("CLIENT PAUSE WRITE", r.status());
       } else {
-        if (!paused_) spdlog::warn("redis: writes paused (fenced: this master cannot prove it holds the lock)");
+        if (!paused_) {
+          spdlog::warn("redis: writes paused (fenced, or handing over)");
+          // Replicas report their offsets only once a second; WAIT makes the
+          // master ask them now (REPLCONF GETACK), so a hand-over sees the
+          // moment they have every write instead of up to a second later.
+          if (current_.connected_slaves > 0) {
+            (void)client_->Command({"WAIT", std::to_string(current_.connected_slaves), "100"});
+            force_publish_ = true;
+          }
+        }
         paused_ = true;
         pause_renew_at_ = now + kPauseWindow - kPauseRenewBefore;
       }
