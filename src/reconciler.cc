@@ -189,7 +189,13 @@ void Reconciler::ReconcileOnce(TimePoint now) {
     redis_commands_.PushCoalesce(*d.guard);
     last_guard_ = d.guard;
   }
-  counters_.last_reconcile_seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  const double took = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  counters_.last_reconcile_seconds = took;
+  counters_.duration_count++;
+  counters_.duration_sum += took;
+  for (size_t i = 0; i < std::size(Counters::kBuckets); ++i) {
+    if (took <= Counters::kBuckets[i]) counters_.duration_buckets[i]++;
+  }
 
   BoardSnapshot snap;
   snap.consul = consul_;

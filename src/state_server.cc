@@ -105,6 +105,21 @@ std::string RenderMetrics(const BoardSnapshot& snap, const Config& config) {
   counter("resec_lock_losses_total", "Times this agent lost or released the lock.", snap.counters.lock_losses);
   counter("resec_loop_stalls_total", "Times the reconciler loop was found stalled.", snap.counters.stalls);
   gauge("resec_last_reconcile_seconds", "Duration of the last decision.", snap.counters.last_reconcile_seconds);
+  o << "# HELP resec_reconcile_duration_seconds Time one decision took.\n"
+    << "# TYPE resec_reconcile_duration_seconds histogram\n";
+  for (size_t i = 0; i < std::size(Counters::kBuckets); ++i) {
+    o << "resec_reconcile_duration_seconds_bucket{le=\"" << Counters::kBuckets[i] << "\"} "
+      << snap.counters.duration_buckets[i] << '\n';
+  }
+  o << "resec_reconcile_duration_seconds_bucket{le=\"+Inf\"} " << snap.counters.duration_count << '\n'
+    << "resec_reconcile_duration_seconds_sum " << snap.counters.duration_sum << '\n'
+    << "resec_reconcile_duration_seconds_count " << snap.counters.duration_count << '\n';
+  auto errors = [&](const char* name, const char* help, const std::map<std::string, uint64_t>& by_op) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n";
+    for (const auto& [op, n] : by_op) o << name << "{operation=\"" << LabelValue(op) << "\"} " << n << '\n';
+  };
+  errors("resec_consul_errors_total", "Failed Consul calls, by operation.", snap.consul.errors);
+  errors("resec_redis_errors_total", "Failed Redis operations, by operation.", snap.redis.errors);
   return o.str();
 }
 

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <mutex>
 #include <stop_token>
 #include <thread>
@@ -41,6 +42,11 @@ struct Counters {
   uint64_t lock_losses = 0;
   uint64_t stalls = 0;
   double last_reconcile_seconds = 0;
+  // Histogram of decision durations (seconds), for /metrics.
+  static constexpr double kBuckets[] = {0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05};
+  uint64_t duration_buckets[std::size(kBuckets)] = {};
+  uint64_t duration_count = 0;
+  double duration_sum = 0;
 };
 
 struct BoardSnapshot {

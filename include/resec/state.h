@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -57,6 +58,8 @@ struct RedisState {
   std::vector<Replica> replicas;
 
   std::string info;  // raw INFO text (check output, /info)
+  // Failed Redis operations since start, by operation (metrics).
+  std::map<std::string, uint64_t> errors;
 
   // The offset that measures how much data this node holds.
   int64_t DataOffset() const { return role == RedisRole::kReplica ? slave_repl_offset : master_repl_offset; }
@@ -157,6 +160,8 @@ struct ConsulState {
   // running out must stop taking writes before another can take over.
   TimePoint lease_deadline{};
   Duration lease_ttl{};
+  // Failed Consul calls since start, by operation (metrics).
+  std::map<std::string, uint64_t> errors;
   bool operator==(const ConsulState&) const = default;
 };
 

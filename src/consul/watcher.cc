@@ -157,6 +157,7 @@ void Watcher::Note(const char* operation, const Status& status) {
     PublishLocked();
     return;
   }
+  state_.errors[operation]++;
   const std::string text = status.ToString();
   if (last_error_op_ != operation || last_error_ != text) {
     spdlog::warn("consul: {} failed: {}", operation, text);

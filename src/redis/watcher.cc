@@ -244,6 +244,7 @@ void Watcher::Execute(const RedisCommand& command) {
     return;
   }
   failed_command_ = command;
+  errors_[std::holds_alternative<cmd::PromoteToMaster>(command) ? "replicaof_no_one" : "replicaof"]++;
   command_error_ = what + " failed: " + status.message();
   if (command_error_ != last_logged_command_error_) {
     spdlog::warn("redis: {}", command_error_);
@@ -252,6 +253,7 @@ void Watcher::Execute(const RedisCommand& command) {
 }
 
 void Watcher::Publish(RedisState state) {
+  state.errors = errors_;
   const TimePoint now = clock_.Now();
   if (!force_publish_ && last_published_ && SameForReconciler(*last_published_, state) &&
       now - last_publish_time_ < kRefreshPeriod) {
@@ -265,6 +267,7 @@ void Watcher::Publish(RedisState state) {
 }
 
 void Watcher::PublishUnreachable(const Status& status) {
+  errors_[client_->connected() ? "info" : "connect"]++;
   current_ = RedisState{};
   RedisState state;
   state.ready = true;
@@ -289,6 +292,7 @@ void Watcher::PublishCrashed(const std::string& what) {
 void Watcher::ApplyGuard() {
   const auto now = SteadyClock::now();
   auto fail = [&](const std::string& what, const Status& st) {
+    errors_[what == "CLIENT PAUSE WRITE" ? "client_pause" : what == "CLIENT UNPAUSE" ? "client_unpause" : "config_set"]++;
     const std::string text = what + " failed: " + st.message();
     if (text != last_logged_guard_error_) spdlog::warn("redis: {}", text);
     last_logged_guard_error_ = text;

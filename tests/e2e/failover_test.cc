@@ -100,6 +100,9 @@ TEST(Group, RedisCrashFailsOverAndTheOldMasterRejoinsAsReplica) {
   auto m = StartAndConverge(g);
   ASSERT_TRUE(m);
   ASSERT_TRUE(g.redis(*m).Call({"SET", "before", "1"}).ok());
+  // Replication is asynchronous: only a write the replicas acknowledged is
+  // promised to survive the master's crash.
+  ASSERT_EQ(g.redis(*m).Call({"WAIT", "2", "2000"}).value_or(""), "2");
   g.redis(*m).Kill();
   std::string why;
   std::optional<int> m2;

@@ -37,6 +37,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -125,7 +126,8 @@ class Watcher {
   std::string command_error_;
   std::string last_logged_command_error_;
   WriteGuard desired_guard_;
-  bool force_publish_ = false;  // the next observation is published whatever it holds
+  bool force_publish_ = false;
+  std::map<std::string, uint64_t> errors_;  // failed operations, for metrics  // the next observation is published whatever it holds
   std::optional<WriteGuard> applied_min_replicas_;  // what CONFIG SET last set
   bool paused_ = false;
   SteadyClock::time_point pause_renew_at_{};
