@@ -250,7 +250,9 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
   }
   if (!consul.reachable) {
     d.rule = Rule::kConsulUnreachable;
-    d.reason = "Consul unreachable: " + consul.error;
+    // The watcher logs each failing call once; the decision line stays the
+    // same while the outage lasts, so it is logged once too.
+    d.reason = "Consul unreachable";
     // Change nothing in Consul, but a master that cannot renew its lease
     // fences itself before another could be promoted.
     if (redis.healthy) d.guard = GuardFor(consul, redis, options, now);
@@ -267,6 +269,28 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
 
   ConsulIntent intent = BaseIntent(consul, redis, options, memory);
   d.guard = GuardFor(consul, redis, options, now);
+
+  if (memory.switchover && memory.switchover->handed_over && redis.role == RedisRole::kMaster &&
+      (consul.lock_held || consul.lock_free)) {
+    // Handed over: keep the lock released (naming the successor), writes
+    // paused and our master unadvertised until the successor takes over.
+    intent.hold_lock = false;
+    intent.lock_record = LockRecord{.holder_id = options.self_id,
+                                    .address = options.announce_host,
+                                    .port = options.announce_port,
+                                    .replid = redis.master_replid,
+                                    .offset = redis.DataOffset(),
+                                    .successor = memory.switchover->successor,
+                                    .node = options.self_node};
+    intent.register_as = RedisRole::kReplica;
+    intent.check_status = "warning";
+    d.guard->pause_writes = true;
+    d.rule = Rule::kSwitchoverHandOver;
+    d.reason = "switchover: handed over to " +
+               (memory.switchover->successor.empty() ? std::string("the best candidate") : memory.switchover->successor);
+    d.intent = std::move(intent);
+    return d;
+  }
 
   if (consul.lock_held) {
     intent.hold_lock = true;

@@ -20,6 +20,9 @@ constexpr milliseconds kCommandRepeat{1000};
 // must not promote until it has watched for a while.
 constexpr milliseconds kStallThreshold{2000};
 constexpr milliseconds kStallCoolDown{5000};
+// After a switchover's deadline, how long a handed-over lock may stay
+// untaken before we compete for it again (the successor died meanwhile).
+constexpr milliseconds kSwitchoverGiveUp{3000};
 
 void LogDiff(const char* side, const nlohmann::json& before, const nlohmann::json& after) {
   for (const std::string& line : DiffFields(before, after)) {
@@ -136,8 +139,9 @@ void Reconciler::ReconcileOnce(TimePoint now) {
     memory_.switchover = SwitchoverPlan{*requested, now + config_.switchover_timeout};
     spdlog::info("reconciler: switchover requested{}", requested->empty() ? "" : " to " + *requested);
   }
-  if (memory_.switchover && !consul_.lock_held) {
-    // Handed over (or lost the lock): the normal rules demote us now.
+  if (memory_.switchover &&
+      (redis_.role != RedisRole::kMaster || now > memory_.switchover->deadline + kSwitchoverGiveUp)) {
+    // Demoted (handed over), or the successor never came: normal rules again.
     memory_.switchover.reset();
   }
   if (consul_.lock_free) {
@@ -154,6 +158,11 @@ void Reconciler::ReconcileOnce(TimePoint now) {
   DecideOptions options = options_;
   options.self_node = consul_.node_name;
   Decision d = Decide(consul_, redis_, options, now, memory_);
+  if (d.rule == Rule::kSwitchoverHandOver && memory_.switchover && !memory_.switchover->handed_over &&
+      d.intent && d.intent->lock_record) {
+    memory_.switchover->handed_over = true;
+    memory_.switchover->successor = d.intent->lock_record->successor;
+  }
   counters_.reconciles++;
 
   if (!logged_once_ || d.rule != last_rule_ || d.reason != last_reason_) {

@@ -55,6 +55,10 @@ struct DecideOptions {
 struct SwitchoverPlan {
   std::string to;  // requested member, or empty: the best caught-up replica
   TimePoint deadline{};
+  // Set by the reconciler once a decision released the lock to `successor`:
+  // from then on we never take it back, whatever INFO says next.
+  bool handed_over = false;
+  std::string successor;
   bool operator==(const SwitchoverPlan&) const = default;
 };
 

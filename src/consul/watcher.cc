@@ -149,6 +149,7 @@ void Watcher::Note(const char* operation, const Status& status) {
   if (status.ok()) {
     if (!state_.reachable) spdlog::info("consul: reachable again ({})", operation);
     state_.reachable = true;
+    last_errors_.erase(operation);
     if (last_error_op_ == operation) {
       last_error_op_.clear();
       last_error_.clear();
@@ -159,11 +160,14 @@ void Watcher::Note(const char* operation, const Status& status) {
   }
   state_.errors[operation]++;
   const std::string text = status.ToString();
-  if (last_error_op_ != operation || last_error_ != text) {
+  // Once per change of each operation's error, not once per retry.
+  std::string& last = last_errors_[operation];
+  if (last != text) {
     spdlog::warn("consul: {} failed: {}", operation, text);
-    last_error_op_ = operation;
-    last_error_ = text;
+    last = text;
   }
+  last_error_op_ = operation;
+  last_error_ = text;
   state_.error = std::string(operation) + ": " + text;
   if (IsTransport(status)) state_.reachable = false;
   PublishLocked();
@@ -645,6 +649,9 @@ void Watcher::LockLoop(std::stop_token stop) {
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kCancelled) break;
       Note("watch lock", r.status());
+      // A Consul that restarted has a smaller index: a stale one would park
+      // the next query for the whole wait. Start over with a plain read.
+      index = 0;
       if (held && IsTransport(r.status())) {
         // The original's monitor: a few retries before the lock counts as lost.
         if (++failures > config_.lock_monitor_retries) {
@@ -722,6 +729,9 @@ void Watcher::MasterLoop(std::stop_token stop) {
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kCancelled) break;
       Note("watch masters", r.status());
+      // A Consul that restarted has a smaller index: a stale one would park
+      // the next query for the whole wait. Start over with a plain read.
+      index = 0;
       backoff = NextBackoff(backoff);
       Sleep(stop, backoff);
       continue;
@@ -777,6 +787,9 @@ void Watcher::PeersLoop(std::stop_token stop) {
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kCancelled) break;
       Note("watch peers", r.status());
+      // A Consul that restarted has a smaller index: a stale one would park
+      // the next query for the whole wait. Start over with a plain read.
+      index = 0;
       backoff = NextBackoff(backoff);
       Sleep(stop, backoff);
       continue;

@@ -334,6 +334,23 @@ TEST(Decide, Table) {
   }
 }
 
+TEST(Decide, HandedOverMasterNeverTakesTheLockBack) {
+  // Regression: a later INFO showed the successor one write behind (a
+  // replication ping) and the master re-acquired the lock it had just
+  // released, abandoning the switchover.
+  ConsulState c = Reachable();
+  c.lock_free = true;
+  DecideMemory m;
+  m.switchover = SwitchoverPlan{"", kNow + std::chrono::seconds(5), true, "node/redis@:7002"};
+  const Decision d = Decide(c, HealthyMaster(), Options(), kNow, m);
+  EXPECT_EQ(RuleName(d.rule), RuleName(Rule::kSwitchoverHandOver));
+  ASSERT_TRUE(d.intent && d.intent->lock_record);
+  EXPECT_FALSE(d.intent->hold_lock);
+  EXPECT_EQ(d.intent->lock_record->successor, "node/redis@:7002");
+  ASSERT_TRUE(d.guard);
+  EXPECT_TRUE(d.guard->pause_writes);
+}
+
 TEST(Decide, HolderWritesItsIdentityIntoTheLockRecord) {
   ConsulState c = Reachable();
   c.lock_held = true;

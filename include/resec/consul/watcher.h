@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -107,7 +108,8 @@ class Watcher {
   int session_failures_ = 0;
   bool cleaned_stale_registration_ = false;
   bool have_node_name_ = false;  // GUARDED_BY(mu_)
-  std::string last_error_op_;  // for once-per-change logging
+  std::map<std::string, std::string> last_errors_;  // operation -> last error logged
+  std::string last_error_op_;
   std::string last_error_;
   bool control_ready_ = false, lock_ready_ = false, masters_ready_ = false;
 
