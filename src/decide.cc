@@ -124,6 +124,17 @@ ConsulIntent BaseIntent(const ConsulState& consul, const RedisState& redis, cons
   return intent;
 }
 
+// What the holder writes into the lock key: who, where, and the data's lineage.
+LockRecord RecordOf(const RedisState& redis, const DecideOptions& options, const std::string& successor) {
+  return LockRecord{.holder_id = options.self_id,
+                    .address = options.announce_host,
+                    .port = options.announce_port,
+                    .replid = redis.master_replid,
+                    .offset = redis.DataOffset(),
+                    .successor = successor,
+                    .node = options.self_node};
+}
+
 // A master proves it may take writes only while it holds the lock with time
 // to spare on its lease; otherwise another may already be promoted.
 WriteGuard GuardFor(const ConsulState& consul, const RedisState& redis, const DecideOptions& options,
@@ -275,13 +286,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     // Handed over: keep the lock released (naming the successor), writes
     // paused and our master unadvertised until the successor takes over.
     intent.hold_lock = false;
-    intent.lock_record = LockRecord{.holder_id = options.self_id,
-                                    .address = options.announce_host,
-                                    .port = options.announce_port,
-                                    .replid = redis.master_replid,
-                                    .offset = redis.DataOffset(),
-                                    .successor = memory.switchover->successor,
-                                    .node = options.self_node};
+    intent.lock_record = RecordOf(redis, options, memory.switchover->successor);
     intent.register_as = RedisRole::kReplica;
     intent.check_status = "warning";
     d.guard->pause_writes = true;
@@ -294,13 +299,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
 
   if (consul.lock_held) {
     intent.hold_lock = true;
-    intent.lock_record = LockRecord{.holder_id = options.self_id,
-                                    .address = options.announce_host,
-                                    .port = options.announce_port,
-                                    .replid = redis.master_replid,
-                                    .offset = redis.DataOffset(),
-                                    .successor = "",
-                                    .node = options.self_node};
+    intent.lock_record = RecordOf(redis, options, "");
     if (redis.role == RedisRole::kMaster && memory.switchover) {
       // Planned switchover: no write may be acknowledged that the successor
       // does not have, so pause writes, wait until it has caught up, then
@@ -308,8 +307,10 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
       intent.register_as = RedisRole::kMaster;
       d.guard->pause_writes = true;
       const std::string target = SwitchoverTarget(consul, redis, *memory.switchover);
+      // Only a snapshot read after the pause took effect has the final offset.
       bool caught_up = false;
       for (const auto& p : consul.peers) {
+        if (!redis.writes_paused) break;
         if (MemberKey(p.node, p.id) != target) continue;
         for (const auto& r : redis.replicas) {
           if (r.port == p.port && (p.address.empty() || p.address == r.ip) &&

@@ -56,6 +56,9 @@ struct RedisState {
     bool operator==(const Replica&) const = default;
   };
   std::vector<Replica> replicas;
+  // This snapshot was read while our CLIENT PAUSE WRITE was in force: its
+  // master offset is final, so a successor at that offset has every write.
+  bool writes_paused = false;
 
   std::string info;  // raw INFO text (check output, /info)
   // Failed Redis operations since start, by operation (metrics).

@@ -710,14 +710,13 @@ void Watcher::LockLoop(std::stop_token stop) {
 
 // ------------------------------------------------------------------ masters
 
-void Watcher::MasterLoop(std::stop_token stop) {
+void Watcher::WatchLoop(std::stop_token stop, const char* operation,
+                        const std::function<StatusOr<uint64_t>(Client&, const QueryOptions&)>& read) {
   auto client = make_client_(config_.healthcheck_timeout);
   {
     std::lock_guard lock(clients_mu_);
     live_clients_.push_back(client.get());
   }
-  const std::string service = config_.MasterServiceName();
-  const std::string tag = config_.tag_mode() && !config_.master_tags.empty() ? config_.master_tags.front() : "";
   uint64_t index = 0;
   milliseconds backoff{0};
   while (!stop.stop_requested()) {
@@ -725,10 +724,10 @@ void Watcher::MasterLoop(std::stop_token stop) {
     q.index = index;
     q.wait = kBlockingWait;
     const TimePoint started = clock_.Now();
-    auto r = client->HealthyInstances(service, tag, q);
+    StatusOr<uint64_t> r = read(*client, q);
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kCancelled) break;
-      Note("watch masters", r.status());
+      Note(operation, r.status());
       // A Consul that restarted has a smaller index: a stale one would park
       // the next query for the whole wait. Start over with a plain read.
       index = 0;
@@ -737,18 +736,9 @@ void Watcher::MasterLoop(std::stop_token stop) {
       continue;
     }
     backoff = milliseconds(0);
-    Note("watch masters", Status::Ok());
-    const bool unchanged = r->meta.index == index;
-    index = r->meta.index < index ? 0 : std::max<uint64_t>(r->meta.index, 1);
-    {
-      std::lock_guard lock(mu_);
-      state_.masters = r->value;
-      std::sort(state_.masters.begin(), state_.masters.end(),
-                [](const ServiceInstance& a, const ServiceInstance& b) { return a.id < b.id; });
-      state_.masters_known = true;
-      masters_ready_ = true;
-      PublishLocked();
-    }
+    Note(operation, Status::Ok());
+    const bool unchanged = *r == index;
+    index = *r < index ? 0 : std::max<uint64_t>(*r, 1);
     if (unchanged) {
       const auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - started);
       if (elapsed < kMinQueryInterval) Sleep(stop, kMinQueryInterval - elapsed);
@@ -758,47 +748,37 @@ void Watcher::MasterLoop(std::stop_token stop) {
   std::erase(live_clients_, client.get());
 }
 
+void Watcher::MasterLoop(std::stop_token stop) {
+  const std::string service = config_.MasterServiceName();
+  const std::string tag = config_.tag_mode() && !config_.master_tags.empty() ? config_.master_tags.front() : "";
+  WatchLoop(stop, "watch masters", [&](Client& client, const QueryOptions& q) -> StatusOr<uint64_t> {
+    auto r = client.HealthyInstances(service, tag, q);
+    if (!r.ok()) return r.status();
+    std::lock_guard lock(mu_);
+    state_.masters = r->value;
+    std::sort(state_.masters.begin(), state_.masters.end(),
+              [](const ServiceInstance& a, const ServiceInstance& b) { return a.id < b.id; });
+    state_.masters_known = true;
+    masters_ready_ = true;
+    PublishLocked();
+    return r->meta.index;
+  });
+}
+
 // ------------------------------------------------------------------ peers
 
 void Watcher::PeersLoop(std::stop_token stop) {
-  auto client = make_client_(config_.healthcheck_timeout);
-  {
-    std::lock_guard lock(clients_mu_);
-    live_clients_.push_back(client.get());
-  }
   // One blocking read covers the members' reports and a switchover request.
   const std::string prefix = config_.lock_key + "/";
   const std::string members = MembersPrefix(config_.lock_key);
   const std::string switchover_key = SwitchoverKey(config_.lock_key);
   const std::string self = config_.ServiceId();
-  uint64_t index = 0;
-  std::string node;
-  milliseconds backoff{0};
-  while (!stop.stop_requested()) {
-    {
-      std::lock_guard lock(mu_);
-      node = state_.node_name;
-    }
-    QueryOptions q;
-    q.index = index;
-    q.wait = kBlockingWait;
-    const TimePoint started = clock_.Now();
-    auto r = client->ListKeys(prefix, q);
-    if (!r.ok()) {
-      if (r.status().code() == StatusCode::kCancelled) break;
-      Note("watch peers", r.status());
-      // A Consul that restarted has a smaller index: a stale one would park
-      // the next query for the whole wait. Start over with a plain read.
-      index = 0;
-      backoff = NextBackoff(backoff);
-      Sleep(stop, backoff);
-      continue;
-    }
-    backoff = milliseconds(0);
-    const bool unchanged = r->meta.index == index;
-    index = r->meta.index < index ? 0 : std::max<uint64_t>(r->meta.index, 1);
+  WatchLoop(stop, "watch peers", [&](Client& client, const QueryOptions& q) -> StatusOr<uint64_t> {
+    auto r = client.ListKeys(prefix, q);
+    if (!r.ok()) return r.status();
     std::vector<PeerReport> peers;
     std::optional<SwitchoverRequest> request;
+    std::lock_guard lock(mu_);
     for (const KvPair& kv : r->value) {
       if (kv.key == switchover_key) {
         auto req = DecodeSwitchoverRequest(kv.value);
@@ -808,23 +788,15 @@ void Watcher::PeersLoop(std::stop_token stop) {
       if (kv.key.rfind(members, 0) != 0) continue;
       if (kv.session.empty()) continue;  // its agent's session is gone
       auto p = DecodePeerReport(kv.value);
-      if (!p.ok() || (p->id == self && p->node == node)) continue;
+      if (!p.ok() || (p->id == self && p->node == state_.node_name)) continue;
       peers.push_back(*p);
     }
     std::sort(peers.begin(), peers.end(), [](const PeerReport& a, const PeerReport& b) { return a.id < b.id; });
-    {
-      std::lock_guard lock(mu_);
-      state_.peers = std::move(peers);
-      state_.switchover_request = request;
-      PublishLocked();
-    }
-    if (unchanged) {
-      const auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - started);
-      if (elapsed < kMinQueryInterval) Sleep(stop, kMinQueryInterval - elapsed);
-    }
-  }
-  std::lock_guard lock(clients_mu_);
-  std::erase(live_clients_, client.get());
+    state_.peers = std::move(peers);
+    state_.switchover_request = request;
+    PublishLocked();
+    return r->meta.index;
+  });
 }
 
 }  // namespace resec::consul

@@ -181,6 +181,7 @@ bool Watcher::Observe() {
 
   RedisState state = ParseInfo(*info);
   state.ready = true;
+  state.writes_paused = paused_;
   if (state.loading) {
     // A loading Redis answers INFO but refuses data commands until its
     // dataset is in memory: it cannot serve yet.

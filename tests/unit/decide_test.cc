@@ -351,6 +351,28 @@ TEST(Decide, HandedOverMasterNeverTakesTheLockBack) {
   EXPECT_TRUE(d.guard->pause_writes);
 }
 
+TEST(Decide, SwitchoverHandsOverOnlyOnASnapshotTakenWhilePaused) {
+  // Regression: the first decision compared offsets read before the pause
+  // (one write behind reality) and handed over a successor missing it.
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  c.peers = {PeerReport{"redis@:7002", "", 7002, true, "slave", "aaaa", "", 100, 100, 0, "", "node"}};
+  RedisState r = HealthyMaster();
+  r.replicas = {{"127.0.0.1", 7002, "online", 100}};
+  DecideMemory m;
+  m.switchover = SwitchoverPlan{"", kNow + std::chrono::seconds(5), false, ""};
+  Decision d = Decide(c, r, Options(), kNow, m);
+  EXPECT_EQ(RuleName(d.rule), RuleName(Rule::kSwitchoverCatchUp));
+  ASSERT_TRUE(d.guard);
+  EXPECT_TRUE(d.guard->pause_writes);
+  r.writes_paused = true;
+  d = Decide(c, r, Options(), kNow, m);
+  EXPECT_EQ(RuleName(d.rule), RuleName(Rule::kSwitchoverHandOver));
+  ASSERT_TRUE(d.intent && d.intent->lock_record);
+  EXPECT_FALSE(d.intent->hold_lock);
+  EXPECT_EQ(d.intent->lock_record->successor, "node/redis@:7002");
+}
+
 TEST(Decide, HolderWritesItsIdentityIntoTheLockRecord) {
   ConsulState c = Reachable();
   c.lock_held = true;

@@ -61,6 +61,11 @@ class Watcher {
   void LockLoop(std::stop_token stop);
   void MasterLoop(std::stop_token stop);
   void PeersLoop(std::stop_token stop);
+  // A blocking-read loop: `read` queries with the given index and returns
+  // the answer's index (after recording what it read); errors back off and
+  // reset the index; quiet answers are rate-limited.
+  void WatchLoop(std::stop_token stop, const char* operation,
+                 const std::function<StatusOr<uint64_t>(Client&, const QueryOptions&)>& read);
 
   void EnsureSession(Client& client, const ConsulIntent& intent);
   void EnsureRegistration(Client& client, const ConsulIntent& intent);
