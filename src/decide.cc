@@ -177,7 +177,7 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
     const bool successor_live = std::any_of(consul.peers.begin(), consul.peers.end(), [&](const PeerReport& p) {
       return live(p) && MemberKey(p.node, p.id) == successor;
     });
-    if (successor_live && now - free_since < options.election_grace) {
+    if (successor_live && now - free_since < options.lock_delay + options.election_grace) {
       return {false, "waiting for the designated successor " + successor};
     }
   }
@@ -243,7 +243,7 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
   const auto rank = static_cast<int64_t>(self - candidates.begin());
   if (rank == 0) return {true, "most up-to-date candidate"};
 
-  if (now - free_since >= rank * options.election_grace) {
+  if (now - free_since >= options.lock_delay + rank * options.election_grace) {
     return {true, "better candidates did not take the lock in time"};
   }
   const Candidate& best = candidates.front();

@@ -42,6 +42,7 @@ DecideOptions MakeDecideOptions(const Config& config) {
   o.announce_host = config.announce_addr.host;
   o.announce_port = config.announce_addr.port;
   o.priority = config.redis_priority;
+  o.lock_delay = config.lock_delay;
   o.fencing = config.fencing;
   o.min_replicas_to_write = config.min_replicas_to_write;
   o.min_replicas_max_lag = static_cast<int>(config.min_replicas_max_lag.count());

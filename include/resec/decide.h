@@ -36,6 +36,10 @@ struct DecideOptions {
   // How long the best candidate has to take a free lock before the next in
   // line may; the n-th candidate waits n x this.
   std::chrono::milliseconds election_grace{1000};
+  // The session lock-delay: after Consul invalidates the holder's session no
+  // one can acquire for this long, so every candidate's grace starts after it
+  // (else the best candidate and the next both try the moment it ends).
+  std::chrono::milliseconds lock_delay{0};
   // After the lock frees, how long candidates wait for every live peer to
   // report its final offset before ranking with what they have.
   std::chrono::milliseconds report_freshness_wait{300};

@@ -91,7 +91,12 @@ TEST(Safety, MasterRestartedEmptyNeverWinsOverReplicasWithData) {
     }
     ASSERT_TRUE(g.redis(*m).Call(argv).ok());
   }
-  ASSERT_TRUE(g.redis(*m).Call({"WAIT", "2", "5000"}).ok());
+  // Every replica has all 10,000 (each Call has its own connection, so a
+  // WAIT here would not cover the MSETs: read the replicas instead).
+  for (int i = 0; i < g.size(); ++i) {
+    if (i == *m) continue;
+    ASSERT_TRUE(WaitFor([&] { return g.redis(i).Call({"DBSIZE"}).value_or("") == "10000"; }, 10s)) << i;
+  }
   g.redis(*m).Kill();
   ASSERT_TRUE(g.redis(*m).Restart().ok());  // no persistence: back empty, new replication ID
   auto m2 = g.WaitConverged(kConverge, &why);

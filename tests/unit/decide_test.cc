@@ -221,6 +221,15 @@ TEST(Decide, Table) {
          m.lock_free_since = kNow - std::chrono::milliseconds(1500);
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: the next candidate's grace starts after the lock-delay (regression: both raced at its end)",
+       [](ConsulState& c, RedisState& r, DecideOptions& o, DecideMemory& m) {
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100, 0}};
+         r = LinkedReplica("127.0.0.1", 7003);
+         o.lock_delay = std::chrono::seconds(1);
+         m.lock_free_since = kNow - std::chrono::milliseconds(1500);
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
       {"ours: an unhealthy peer with a higher offset does not block us",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c.lock_free = true;
