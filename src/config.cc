@@ -159,6 +159,8 @@ std::optional<int> ParseDecimalInt(std::string_view s) {
 // Nomad names use underscores). Anything else is a typo we should report now
 // rather than as a DNS failure later.
 bool IsValidHostName(std::string_view host) {
+  // 253 bytes: the longest name DNS can carry.
+  if (host.size() > 253) return false;
   return std::all_of(host.begin(), host.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_';
@@ -558,7 +560,10 @@ void ReadConsulClient(SettingReader& reader, ConsulClientConfig* consul) {
       consul->host = parsed->host;
       consul->port = parsed->port;
     } else {
-      reader.Problem("CONSUL_HTTP_ADDR", reader.Echo("CONSUL_HTTP_ADDR") + ": " + parsed.status().message());
+      // The parser's message quotes the value's parts: never when a secret is in it.
+      const bool secret = reader.ContainsSecret(std::string(rest));
+      reader.Problem("CONSUL_HTTP_ADDR", reader.Echo("CONSUL_HTTP_ADDR") + ": " +
+                                             (secret ? std::string("not host:port") : parsed.status().message()));
     }
   }
 
@@ -852,7 +857,7 @@ ParseResult ParseConfig(const Environment& env, const std::vector<std::string>& 
   SettingReader reader(env, parsed_args.values);
   ReadCredentials(reader, read_file, &config);
   for (const ArgProblem& p : parsed_args.problems) {
-    if (p.text.empty()) {
+    if (p.text.empty() && !p.quote) {
       reader.AddLine(p.problem);
     } else {
       reader.AddLine("resec: " + (p.quote ? reader.Hide(p.text) : DisplayFlag(reader, p.text)) + p.problem);
