@@ -125,19 +125,9 @@ TEST(Group, AgentCrashFailsOverWhenTheCheckExpiresAndTheAgentRejoins) {
   ASSERT_TRUE(m);
   g.agent(*m).Kill();
   const auto killed = std::chrono::steady_clock::now();
-  std::optional<int> m2;
   // Session bound to the agent's TTL check (3 x 1s here): well before the 15s session TTL.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto c = g.Catalog();
-        if (!c.ok() || c->passing_master_ports.size() != 1) return false;
-        const int idx = g.IndexOfPort(c->passing_master_ports[0]);
-        if (idx == *m || g.redis(idx).Role() != "master") return false;
-        m2 = idx;
-        return true;
-      },
-      kConverge))
-      << g.Describe();
+  const std::optional<int> m2 = g.WaitForNewMaster(*m, kConverge);
+  ASSERT_TRUE(m2) << g.Describe();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
   EXPECT_LT(took, 12s) << "new master after " << took.count() << " ms";
   ASSERT_TRUE(g.StartAgent(*m).ok());
@@ -158,17 +148,8 @@ TEST(Group, SigtermReleasesTheLockAndDeregistersAtOnce) {
   EXPECT_LT(stopped, 5s);
   const std::string id = "redis@:" + std::to_string(g.redis(*m).port());
   EXPECT_FALSE(Services(g).contains(id));
-  std::optional<int> m2;
   // No TTL to wait for: the lock was released explicitly (no lock-delay).
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto c = g.Catalog();
-        if (!c.ok() || c->passing_master_ports.size() != 1) return false;
-        m2 = g.IndexOfPort(c->passing_master_ports[0]);
-        return *m2 != *m && g.redis(*m2).Role() == "master";
-      },
-      3s))
-      << g.Describe();
+  ASSERT_TRUE(g.WaitForNewMaster(*m, 3s)) << g.Describe();
 }
 
 TEST(Group, SurvivesConsulRestartAndEndsWithOneMaster) {

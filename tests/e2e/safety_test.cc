@@ -146,15 +146,8 @@ TEST(Safety, IsolatedMasterRefusesWritesBeforeAnotherMasterAcceptsOne) {
   }
   std::this_thread::sleep_for(300ms);
   proxies[*m]->Cut();
-  std::optional<int> m2;
-  const bool failed_over = WaitFor(
-      [&] {
-        auto c = g.Catalog();
-        if (!c.ok() || c->passing_master_ports.size() != 1) return false;
-        m2 = g.IndexOfPort(c->passing_master_ports[0]);
-        return *m2 != *m;
-      },
-      kConverge);
+  const std::optional<int> m2 = g.WaitForNewMaster(*m, kConverge);
+  const bool failed_over = m2.has_value();
   std::this_thread::sleep_for(1s);
   stop = true;
   for (auto& t : writers) t.join();
@@ -181,16 +174,8 @@ TEST(Safety, SigtermOnTheMasterHandsOverWithoutLosingAWrite) {
   std::this_thread::sleep_for(500ms);
   auto exit = g.agent(*m).Stop(15s);
   EXPECT_TRUE(exit.Exited() && exit.code == 0) << exit.ToString();
-  std::optional<int> m2;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto c = g.Catalog();
-        if (!c.ok() || c->passing_master_ports.size() != 1) return false;
-        m2 = g.IndexOfPort(c->passing_master_ports[0]);
-        return *m2 != *m && g.redis(*m2).Role() == "master";
-      },
-      10s))
-      << g.Describe();
+  const std::optional<int> m2 = g.WaitForNewMaster(*m, 10s);
+  ASSERT_TRUE(m2) << g.Describe();
   std::this_thread::sleep_for(500ms);
   writer.Stop();
   const std::set<int> acked = writer.acked();

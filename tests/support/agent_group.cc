@@ -172,6 +172,21 @@ std::optional<int> Group::WaitConverged(milliseconds timeout, std::string* why) 
   return m;
 }
 
+std::optional<int> Group::WaitForNewMaster(int old, milliseconds timeout) {
+  std::optional<int> found;
+  WaitFor(
+      [&] {
+        auto c = Catalog();
+        if (!c.ok() || c->passing_master_ports.size() != 1) return false;
+        const int idx = IndexOfPort(c->passing_master_ports[0]);
+        if (idx < 0 || idx == old || redis_[idx]->Role() != "master") return false;
+        found = idx;
+        return true;
+      },
+      timeout, milliseconds(20));
+  return found;
+}
+
 std::string Group::Describe() {
   std::ostringstream o;
   for (int i = 0; i < size(); ++i) {

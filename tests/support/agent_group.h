@@ -100,6 +100,9 @@ class Group {
   std::optional<int> Converged();
   // Waits for Converged(); on timeout describes what it last saw in *why.
   std::optional<int> WaitConverged(std::chrono::milliseconds timeout, std::string* why = nullptr);
+  // Waits until Consul shows exactly one passing master, not `old`, whose
+  // Redis says it is master. Returns its index.
+  std::optional<int> WaitForNewMaster(int old, std::chrono::milliseconds timeout);
   std::string Describe();
   int IndexOfPort(int port) const;
 
