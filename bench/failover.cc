@@ -246,7 +246,7 @@ RunResult RunOnce(const FailoverOptions& o, int run, const std::filesystem::path
   }
   // Logs of failed runs and of runs that lost acknowledged writes: both are
   // worth a look.
-  if (r.failed || r.lost_acked > 0) sys->CopyLogs(logs_dir / ("run-" + std::to_string(run)));
+  if (r.failed || r.lost_acked > 0 || o.keep_logs) sys->CopyLogs(logs_dir / ("run-" + std::to_string(run)));
   return finish(r);
 }
 

@@ -43,6 +43,7 @@ struct FailoverOptions {
   // Also write every run's writes as CSV (seq, sent_us, ack_us, port,
   // wait_acked, present) next to the JSON, with the fault time: for diagnosis.
   bool dump_writes = false;
+  bool keep_logs = false;  // copy every run's logs, not only failed runs'
   // Extra facts for "settings" (e.g. which resec-go module was built).
   nlohmann::json extra_settings = nlohmann::json::object();
 };

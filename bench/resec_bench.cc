@@ -37,7 +37,8 @@ constexpr char kUsage[] =
     "  resec_bench report    --dir DIR [--docs FILE.md] [--title TEXT]\n"
     "options for resec-go: --resec-go-bin PATH (or $RESEC_GO_BIN) | --unavailable TEXT\n"
     "any command: --note KEY=VALUE (recorded in the JSON settings)\n"
-    "failover: --dump-writes also writes each run's writes as CSV (diagnosis)\n";
+    "failover: --dump-writes also writes each run's writes as CSV (diagnosis)\n"
+    "failover: --keep-logs keeps every run's logs next to the JSON, not only failed runs'\n";
 
 int Usage(const std::string& why) {
   std::fprintf(stderr, "resec_bench: %s\n%s", why.c_str(), kUsage);
@@ -50,6 +51,7 @@ struct Args {
   std::vector<std::string> notes;
   bool tuned = true;
   bool dump_writes = false;
+  bool keep_logs = false;
 };
 
 std::optional<Args> Parse(int argc, char** argv, std::string* error) {
@@ -67,6 +69,8 @@ std::optional<Args> Parse(int argc, char** argv, std::string* error) {
       a.tuned = false;
     } else if (arg == "--dump-writes") {
       a.dump_writes = true;
+    } else if (arg == "--keep-logs") {
+      a.keep_logs = true;
     } else if (arg.rfind("--", 0) == 0 && i + 1 < argc) {
       if (arg == "--note") {
         a.notes.push_back(argv[++i]);
@@ -136,6 +140,7 @@ int Failover(const Args& a) {
   if (!error.empty()) return Usage(error);
   o.extra_settings = Notes(a);
   o.dump_writes = a.dump_writes;
+  o.keep_logs = a.keep_logs;
   auto summary = RunFailover(o);
   if (!summary.ok()) {
     std::fprintf(stderr, "resec_bench: %s\n", summary.status().ToString().c_str());
