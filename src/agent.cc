@@ -17,6 +17,8 @@ using std::chrono::milliseconds;
 // The whole shutdown (release, deregister, destroy) must fit in this, so a
 // SIGTERM from an orchestrator with a 10 s kill timeout always ends cleanly.
 constexpr milliseconds kShutdownDeadline{5000};
+// Calls to the other Redis servers of the group (see WatcherOptions::connect_peer).
+constexpr milliseconds kPeerTimeout{200};
 
 // Dumps are asked for explicitly, so they are written whatever LOG_LEVEL says.
 void LogAlways(const std::string& text) {
@@ -49,6 +51,16 @@ Status Agent::Start() {
   redis::WatcherOptions redis_options;
   redis_options.poll_interval = config_.redis_poll_interval;
   redis_options.timeout = config_.healthcheck_timeout;
+  // Peers are only asked during a hand-over, where every millisecond counts
+  // and a peer that does not answer at once is treated as absent.
+  const redis::RedisEndpoint peer_endpoint{{}, config_.redis_username, config_.redis_password,
+                                           std::min(config_.healthcheck_timeout, kPeerTimeout)};
+  redis_options.connect_peer = [peer_endpoint](const std::string& host, int port) {
+    redis::RedisEndpoint e = peer_endpoint;
+    e.addr = HostPort{host, port};
+    return redis::MakeHiredisClient(e);
+  };
+  redis_options.self_port = config_.redis_addr.port;
   redis_ = std::make_unique<redis::Watcher>(redis::MakeHiredisClient(endpoint), redis::MakeHiredisClient(endpoint),
                                             redis_options, clock_,
                                             [this](const RedisState& s) { inbox_.PushCoalesce(s); },

@@ -35,6 +35,18 @@ constexpr std::chrono::milliseconds kMaxBlockingSlice{250};
 // orphaned master is then covered by min-replicas-to-write).
 constexpr std::chrono::milliseconds kPauseWindow{3000};
 constexpr std::chrono::milliseconds kPauseRenewBefore{2000};
+// While our writes are paused and a replica still lacks some, INFO is read
+// this often: every millisecond of catch-up is a millisecond of write pause.
+constexpr std::chrono::milliseconds kCatchUpPoll{5};
+// The former master stays paused this long at most: we demote it and lift
+// the pause right after our promotion, so this only matters if we die in
+// between (then its min-replicas-to-write takes over).
+constexpr std::chrono::milliseconds kFormerMasterPause{10000};
+// How long a promotion waits for our replica to hold the former master's
+// final offset. Replicas on a healthy link are milliseconds behind, but one
+// that has just finished a diskless full sync receives nothing more until
+// its next once-a-second REPLCONF ACK; past this we promote with what we have.
+constexpr std::chrono::milliseconds kFormerMasterCatchUp{1500};
 
 bool Satisfied(const RedisCommand& command, const RedisState& state) {
   if (std::holds_alternative<WriteGuard>(command) || std::holds_alternative<cmd::Observe>(command)) return false;
@@ -144,7 +156,8 @@ void Watcher::RunPoller(std::stop_token stop) {
 
       ApplyGuard();
       std::optional<RedisCommand> command;
-      const Wake wake = WaitForEvent(stop, SteadyClock::now() + options_.poll_interval, &command);
+      const auto interval = paused_ && replicas_catching_up_ ? kCatchUpPoll : options_.poll_interval;
+      const Wake wake = WaitForEvent(stop, SteadyClock::now() + interval, &command);
       if (wake == Wake::kStop) {
         // Leaving: never leave clients blocked behind a pause nobody renews.
         if (paused_) (void)client_->Command({"CLIENT", "UNPAUSE"});
@@ -198,6 +211,10 @@ bool Watcher::Observe() {
     }
     state.error = command_error_;
   }
+  replicas_catching_up_ = false;
+  if (paused_ && state.healthy && state.role == RedisRole::kMaster) {
+    replicas_catching_up_ = ReadReplicaOffsets(state);
+  }
   current_ = state;
   Publish(std::move(state));
   return true;
@@ -222,8 +239,12 @@ void Watcher::Execute(const RedisCommand& command) {
 
   Status status;
   if (std::holds_alternative<cmd::PromoteToMaster>(command)) {
+    const std::string former_host = current_.master_host;
+    const int former_port = current_.master_port;
+    const std::optional<RedisState> former = PauseFormerMaster(former_host, former_port);
     spdlog::info("redis: promoting to master ({})", what);
     status = client_->ReplicaOfNoOne();
+    if (status.ok() && former) DemoteFormerMaster(former_host, former_port, *former);
   } else {
     const auto& r = std::get<cmd::ReplicateFrom>(command);
     spdlog::info("redis: replicating from {}:{} ({})", r.host, r.port, what);
@@ -306,13 +327,10 @@ void Watcher::ApplyGuard() {
       } else {
         if (!paused_) {
           spdlog::warn("redis: writes paused (fenced, or handing over)");
-          // Replicas report their offsets only once a second; WAIT makes the
-          // master ask them now (REPLCONF GETACK), so a hand-over sees the
-          // moment they have every write instead of up to a second later.
-          if (current_.connected_slaves > 0) {
-            (void)client_->Command({"WAIT", std::to_string(current_.connected_slaves), "100"});
-            force_publish_ = true;
-          }
+          // The next observation is the first with a final offset (and
+          // reads the replicas' own offsets): publish it whatever it holds.
+          force_publish_ = true;
+          replicas_catching_up_ = current_.connected_slaves > 0;
         }
         paused_ = true;
         pause_renew_at_ = now + kPauseWindow - kPauseRenewBefore;
@@ -342,6 +360,115 @@ void Watcher::ApplyGuard() {
       applied_min_replicas_ = desired_guard_;
     }
   }
+}
+
+// ---------------------------------------------------------------- peers
+
+Client* Watcher::Peer(const std::string& host, int port) {
+  if (!options_.connect_peer || host.empty() || port <= 0) return nullptr;
+  const std::string key = host + ":" + std::to_string(port);
+  auto it = peers_.find(key);
+  if (it == peers_.end()) {
+    // A group has a handful of members; an address seen once is likely seen again.
+    it = peers_.emplace(key, options_.connect_peer(host, port)).first;
+  }
+  Client* peer = it->second.get();
+  if (peer == nullptr) return nullptr;
+  if (!peer->connected()) {
+    if (Status s = peer->Connect(); !s.ok()) {
+      spdlog::debug("redis: cannot reach {}: {}", key, s.message());
+      return nullptr;
+    }
+  }
+  return peer;
+}
+
+bool Watcher::ReadReplicaOffsets(RedisState& state) {
+  bool behind = false;
+  for (auto& r : state.replicas) {
+    if (r.state != "online" || r.offset >= state.master_repl_offset) continue;
+    if (Client* peer = Peer(r.ip, r.port)) {
+      StatusOr<std::string> info = peer->Command({"INFO", "replication"});
+      if (info.ok()) {
+        const RedisState own = ParseInfo(*info);
+        // Only a replica's own offset counts, and only while it replicates us
+        // (the address may have been reused by another server).
+        if (own.role == RedisRole::kReplica && own.master_replid == state.master_replid) {
+          r.offset = std::max(r.offset, own.slave_repl_offset);
+        }
+      } else {
+        peer->Disconnect();
+      }
+    }
+    behind = behind || r.offset < state.master_repl_offset;
+  }
+  return behind;
+}
+
+std::optional<RedisState> Watcher::PauseFormerMaster(const std::string& host, int port) {
+  if (current_.role != RedisRole::kReplica || !current_.master_link_up) return std::nullopt;
+  Client* former = Peer(host, port);
+  if (former == nullptr) return std::nullopt;
+  const std::string where = host + ":" + std::to_string(port);
+  auto fail = [&](const std::string& step, const Status& st) -> std::optional<RedisState> {
+    spdlog::warn("redis: could not fence the former master {} ({} failed: {}); promoting without it", where,
+                 step, st.message());
+    former->Disconnect();
+    return std::nullopt;
+  };
+  StatusOr<std::string> info = former->Command({"INFO", "replication"});
+  if (!info.ok()) return fail("INFO", info.status());
+  if (ParseInfo(*info).role != RedisRole::kMaster) return std::nullopt;
+  if (auto r = former->Command({"CLIENT", "PAUSE", std::to_string(kFormerMasterPause.count()), "WRITE"});
+      !r.ok()) {
+    return fail("CLIENT PAUSE WRITE", r.status());
+  }
+  // Read after the pause took effect: this offset is final.
+  info = former->Command({"INFO", "replication"});
+  if (!info.ok()) return fail("INFO", info.status());
+  RedisState state = ParseInfo(*info);
+  const auto deadline = SteadyClock::now() + kFormerMasterCatchUp;
+  int64_t ours = current_.slave_repl_offset;
+  while (ours < state.master_repl_offset && SteadyClock::now() < deadline) {
+    StatusOr<std::string> own = client_->Command({"INFO", "replication"});
+    if (!own.ok()) break;
+    const RedisState mine = ParseInfo(*own);
+    ours = mine.slave_repl_offset;
+    if (!mine.master_link_up) break;
+    if (ours < state.master_repl_offset) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  spdlog::info("redis: paused writes on the former master {} (offset {}); ours {}{}", where,
+               state.master_repl_offset, ours, ours >= state.master_repl_offset ? "" : " (not caught up)");
+  return state;
+}
+
+void Watcher::DemoteFormerMaster(const std::string& host, int port, const RedisState& former) {
+  const std::string where = host + ":" + std::to_string(port);
+  Client* client = Peer(host, port);
+  if (client == nullptr) return;
+  // Our address as the former master sees it: the replica entry on our port.
+  const RedisState::Replica* self = nullptr;
+  int matches = 0;
+  for (const auto& r : former.replicas) {
+    if (r.port == options_.self_port) {
+      self = &r;
+      ++matches;
+    }
+  }
+  if (matches == 1 && options_.self_port > 0) {
+    if (Status st = client->ReplicaOf(self->ip, self->port); !st.ok()) {
+      spdlog::warn("redis: could not demote the former master {}: {}", where, st.message());
+    } else {
+      spdlog::info("redis: former master {} now replicates us ({}:{})", where, self->ip, self->port);
+      // Its clients must rediscover the master, as after our own REPLICAOF.
+      (void)client->KillNormalClients();
+    }
+  } else {
+    spdlog::warn("redis: former master {} left paused: cannot tell our address among its replicas", where);
+    return;
+  }
+  // Writes held by the pause now fail with READONLY instead of waiting it out.
+  if (auto r = client->Command({"CLIENT", "UNPAUSE"}); !r.ok()) client->Disconnect();
 }
 
 Watcher::Wake Watcher::WaitForEvent(const std::stop_token& stop, SteadyClock::time_point deadline,

@@ -186,5 +186,31 @@ TEST(Safety, SigtermOnTheMasterHandsOverWithoutLosingAWrite) {
   ASSERT_TRUE(WaitFor([&] { return g.redis(*m).Role() == "slave"; }, 5s));
 }
 
+// The master's agent dies but its Redis lives on, still taking writes from
+// clients that found it before. When another agent takes the lock, it pauses
+// that Redis, catches up with it, promotes, and makes it a replica: nothing
+// the orphaned master acknowledged is lost, and it takes no more writes.
+TEST(Safety, AgentCrashOnTheMasterLosesNoAcknowledgedWrite) {
+  Group g({});
+  ASSERT_TRUE(g.Start().ok());
+  std::string why;
+  auto m = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m) << why;
+  Writer writer(g);
+  std::this_thread::sleep_for(500ms);
+  g.agent(*m).Kill();
+  const std::optional<int> m2 = g.WaitForNewMaster(*m, kConverge);
+  ASSERT_TRUE(m2) << g.Describe();
+  std::this_thread::sleep_for(500ms);
+  writer.Stop();
+  const std::set<int> acked = writer.acked();
+  ASSERT_GT(acked.size(), 100u);
+  const auto missing = MissingOn(g, *m2, acked);
+  EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged writes lost, first k:" << missing.front();
+  // The orphaned master was demoted by the new master's agent.
+  EXPECT_TRUE(WaitFor([&] { return g.redis(*m).Role() == "slave"; }, 5s));
+  EXPECT_FALSE(g.redis(*m).Call({"SET", "late", "1"}).ok());
+}
+
 }  // namespace
 }  // namespace resec::testing

@@ -5,11 +5,13 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -22,6 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using resec::testing::RedisServer;
+using resec::testing::WaitFor;
 
 class RedisWatcherIntegrationTest : public ::testing::Test {
  protected:
@@ -37,6 +40,14 @@ class RedisWatcherIntegrationTest : public ::testing::Test {
     e.addr = HostPort{"127.0.0.1", server.port()};
     e.password = server.password();
     e.timeout = options.timeout;
+    if (options.self_port == 0) options.self_port = server.port();
+    if (!options.connect_peer) {
+      options.connect_peer = [e](const std::string& host, int port) {
+        RedisEndpoint peer = e;
+        peer.addr = HostPort{host, port};
+        return MakeHiredisClient(peer);
+      };
+    }
     watcher_ = std::make_unique<Watcher>(MakeHiredisClient(e), MakeHiredisClient(e), options, clock_, out_, in_);
     watcher_->Start();
   }
@@ -142,6 +153,89 @@ TEST_F(RedisWatcherIntegrationTest, StopReturnsPromptlyWhileServerIsPaused) {
   watcher_->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);
   ASSERT_TRUE(server.Resume());
+}
+
+// Links `replica` to `master` and waits until writes flow: after a diskless
+// full sync the master streams nothing until the replica's first REPLCONF
+// ACK, up to a second later, which the timings below must not include.
+bool StreamingReplication(const RedisServer& master, const RedisServer& replica) {
+  if (!replica.Call({"REPLICAOF", "127.0.0.1", std::to_string(master.port())}).ok()) return false;
+  // A write made before the sync's snapshot proves nothing: once the link is
+  // up, keep writing until the last one written arrives.
+  if (!WaitFor([&] { return replica.InfoField("replication", "master_link_status") == "up"; }, 10s)) return false;
+  int n = 0;
+  return WaitFor(
+      [&] {
+        const std::string written = std::to_string(++n);
+        if (!master.Call({"SET", "streaming", written}).ok()) return false;
+        return WaitFor([&] { return replica.Call({"GET", "streaming"}).value_or("") == written; }, 50ms);
+      },
+      10s);
+}
+
+// A planned hand-over pauses writes and must see the moment a replica has
+// them all; the master's own view (REPLCONF ACK) is refreshed only once a
+// second and not at all during a pause, so the watcher asks the replica.
+TEST_F(RedisWatcherIntegrationTest, WhilePausedTheReplicasOwnOffsetsArePublished) {
+  RedisServer master;
+  RedisServer replica;
+  ASSERT_OK(master.Start());
+  ASSERT_OK(replica.Start());
+  ASSERT_TRUE(StreamingReplication(master, replica));
+  StartWatcher(master);
+  ASSERT_TRUE(Next([](const RedisState& s) { return s.healthy && s.replicas.size() == 1; }));
+  for (int i = 0; i < 200; ++i) ASSERT_OK(master.Call({"SET", "k" + std::to_string(i), "v"}));
+
+  const auto paused_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(in_.Push(WriteGuard{.pause_writes = true}));
+  auto caught_up = Next(
+      [](const RedisState& s) {
+        return s.writes_paused && s.replicas.size() == 1 && s.replicas[0].offset >= s.master_repl_offset;
+      },
+      2s);
+  ASSERT_TRUE(caught_up);
+  // Well inside the one-second ACK period.
+  EXPECT_LT(std::chrono::steady_clock::now() - paused_at, 300ms);
+}
+
+// Promoting a replica whose master is alive (its agent died): the former
+// master is paused first, we catch up with its final offset, and after
+// REPLICAOF NO ONE it becomes our replica, so nothing it acknowledged is lost
+// and it takes no more writes.
+TEST_F(RedisWatcherIntegrationTest, PromotionFencesAndDemotesTheFormerMaster) {
+  RedisServer former;
+  RedisServer replica;
+  ASSERT_OK(former.Start());
+  ASSERT_OK(replica.Start());
+  ASSERT_TRUE(StreamingReplication(former, replica));
+  StartWatcher(replica);
+  ASSERT_TRUE(Next([](const RedisState& s) { return s.healthy && s.master_link_up; }));
+
+  // A client keeps writing to the former master throughout.
+  std::atomic<bool> stop{false};
+  std::atomic<int> last_acked{-1};
+  std::thread client([&] {
+    for (int i = 0; !stop; ++i) {
+      if (former.Call({"SET", "w:" + std::to_string(i), "1"}).ok()) last_acked = i;
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  ASSERT_TRUE(WaitFor([&] { return last_acked > 100; }, 10s));
+  ASSERT_TRUE(in_.Push(cmd::PromoteToMaster{}));
+  ASSERT_TRUE(Next([](const RedisState& s) { return s.role == RedisRole::kMaster; }));
+  ASSERT_TRUE(WaitFor([&] { return former.Role() == "slave"; }, 5s));
+  stop = true;
+  client.join();
+
+  EXPECT_EQ(former.InfoField("replication", "master_port"), std::to_string(replica.port()));
+  const int acked = last_acked;
+  for (int i = 0; i <= acked; ++i) {
+    StatusOr<std::string> v = replica.Call({"GET", "w:" + std::to_string(i)});
+    ASSERT_OK(v);
+    ASSERT_EQ(*v, "1") << "write " << i << " of " << acked << " acknowledged by the former master is missing";
+  }
+  StatusOr<std::string> refused = former.Call({"SET", "late", "1"});
+  EXPECT_FALSE(refused.ok());
 }
 
 }  // namespace

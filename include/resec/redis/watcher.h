@@ -59,6 +59,21 @@ struct WatcherOptions {
   // The Redis operation timeout the clients were built with; Stop() may take
   // this long when a call to a hung Redis is in flight.
   std::chrono::milliseconds timeout{2000};
+  // Opens a connection (same credentials, short timeout) to another Redis of
+  // the group. Empty: the watcher only ever talks to its own Redis. Used at
+  // the two moments a hand-over needs the other side's exact state:
+  //   - while our master's writes are paused, each replica's own processed
+  //     offset is read directly (the master's view of it, REPLCONF ACK, is
+  //     refreshed only once a second and never during a pause), so a planned
+  //     switchover hands over the moment the successor has every write;
+  //   - before promoting, the master we still replicate from is paused, we
+  //     catch up with its final offset, and after promotion it is made our
+  //     replica: an old master whose agent died stops taking writes that the
+  //     new master would never see.
+  std::function<std::unique_ptr<Client>(const std::string& host, int port)> connect_peer;
+  // Our Redis' port as its master lists it among its replicas (to point the
+  // former master at us). 0: never demote the former master.
+  int self_port = 0;
 };
 
 class Watcher {
@@ -97,6 +112,20 @@ class Watcher {
   // answer (the failure has been published).
   bool Observe();
   void Execute(const RedisCommand& command);
+  // Connected client to another Redis of the group (cached), or nullptr.
+  Client* Peer(const std::string& host, int port);
+  // While paused: replaces each lagging replica's acknowledged offset with
+  // the offset it reports itself. Returns whether any online replica is
+  // still behind `state`'s offset.
+  bool ReadReplicaOffsets(RedisState& state);
+  // Before REPLICAOF NO ONE: pauses the master we replicate from and waits
+  // (bounded) until we hold its final offset. Returns the former master's
+  // INFO, or nullopt when there is none to fence (not linked, unreachable,
+  // not a master).
+  std::optional<RedisState> PauseFormerMaster(const std::string& host, int port);
+  // After promotion: REPLICAOF us on the former master, drop its clients,
+  // lift the pause.
+  void DemoteFormerMaster(const std::string& host, int port, const RedisState& former);
   // Brings Redis in line with desired_guard_: (re)issues CLIENT PAUSE WRITE
   // before the last pause runs out, unpauses, sets min-replicas-to-write.
   void ApplyGuard();
@@ -127,11 +156,13 @@ class Watcher {
   std::string last_logged_command_error_;
   WriteGuard desired_guard_;
   bool force_publish_ = false;
-  std::map<std::string, uint64_t> errors_;  // failed operations, for metrics  // the next observation is published whatever it holds
+  std::map<std::string, uint64_t> errors_;  // failed operations, for metrics
   std::optional<WriteGuard> applied_min_replicas_;  // what CONFIG SET last set
   bool paused_ = false;
   SteadyClock::time_point pause_renew_at_{};
   std::string last_logged_guard_error_;
+  bool replicas_catching_up_ = false;  // paused, and a replica lacks writes
+  std::map<std::string, std::unique_ptr<Client>> peers_;  // by "host:port"
 
   // The poller's mailbox.
   std::mutex mu_;
