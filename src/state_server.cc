@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -94,6 +96,32 @@ std::string RenderMetrics(const BoardSnapshot& snap, const Config& config) {
   gauge("resec_registered", "1 while our service is registered in Consul.", snap.consul.registered ? 1 : 0);
   gauge("resec_replication_offset", "Replication offset of the managed Redis.",
         static_cast<double>(snap.redis.DataOffset()));
+  // Lag in bytes, on a replica: how far behind the master's last offset
+  // report in Consul we are (absent while the master is unknown); on a
+  // master, 0. Per replica, on the master: its own, exact view below.
+  std::optional<int64_t> lag;
+  if (snap.redis.role == RedisRole::kMaster) {
+    lag = 0;
+  } else if (snap.redis.role == RedisRole::kReplica && snap.decision.master) {
+    for (const PeerReport& p : snap.consul.peers) {
+      if (p.id == snap.decision.master->id && p.node == snap.decision.master->node &&
+          p.role == RoleName(RedisRole::kMaster)) {
+        lag = std::max<int64_t>(0, p.offset - snap.redis.DataOffset());
+      }
+    }
+  }
+  if (lag) {
+    gauge("resec_replication_lag_bytes", "Bytes this Redis is behind its master (0 on the master).",
+          static_cast<double>(*lag));
+  }
+  if (!snap.redis.replicas.empty()) {
+    o << "# HELP resec_replica_lag_bytes On a master: bytes each replica has not acknowledged yet.\n"
+      << "# TYPE resec_replica_lag_bytes gauge\n";
+    for (const auto& r : snap.redis.replicas) {
+      o << "resec_replica_lag_bytes{replica=\"" << LabelValue(r.ip + ":" + std::to_string(r.port)) << "\"} "
+        << std::max<int64_t>(0, snap.redis.master_repl_offset - r.offset) << '\n';
+    }
+  }
   gauge("resec_passing_masters", "Passing instances of the master service seen in Consul.",
         static_cast<double>(snap.consul.masters.size()));
   gauge("resec_serving", "1 when /health answers ok.", RedisCanServe(snap.redis) ? 1 : 0);

@@ -452,6 +452,20 @@ TEST(Operability, MetricsParseAndCountTheFailover) {
       }
     }
     EXPECT_TRUE(build_info);
+    if (i == *m) {
+      EXPECT_EQ(e->Value("resec_replication_lag_bytes"), 0);
+      const auto replicas = std::count_if(e->samples.begin(), e->samples.end(),
+                                          [](const Sample& s) { return s.name == "resec_replica_lag_bytes"; });
+      EXPECT_EQ(replicas, g.size() - 1);
+    } else {
+      // Known once the master's offset report has reached Consul.
+      EXPECT_TRUE(WaitFor(
+          [&] {
+            auto again = Scrape(g.agent(i));
+            return again.ok() && again->Value("resec_replication_lag_bytes").has_value();
+          },
+          5s));
+    }
     before[i] = *std::move(e);
   }
   const double acquisitions_before_total = [&] {
