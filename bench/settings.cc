@@ -28,11 +28,14 @@ constexpr std::array kSettingRows = {
     SettingRow{SystemKind::kResec, Mode::kDefaults, "CONSUL_LOCK_TTL", "15s"},
     SettingRow{SystemKind::kResec, Mode::kDefaults, "LOG_LEVEL", "info"},
     // Ours, tuned: 1 s check refresh and Redis timeout (check TTL 3 s), INFO
-    // every 100 ms, the 1 s lock-delay kept (it guards against a flapping holder).
+    // every 100 ms, no lock-delay: with fencing on, a holder pauses its own
+    // writes a third of a TTL before Consul can drop its session, and the new
+    // holder pauses and demotes the old master before promoting
+    // (docs/failover.md), so the delay only adds to every agent or node crash.
     SettingRow{SystemKind::kResec, Mode::kTuned, "HEALTHCHECK_INTERVAL", "1s"},
     SettingRow{SystemKind::kResec, Mode::kTuned, "HEALTHCHECK_TIMEOUT", "1s"},
     SettingRow{SystemKind::kResec, Mode::kTuned, "REDIS_POLL_INTERVAL", "100ms"},
-    SettingRow{SystemKind::kResec, Mode::kTuned, "CONSUL_LOCK_DELAY", "1s"},
+    SettingRow{SystemKind::kResec, Mode::kTuned, "CONSUL_LOCK_DELAY", "0s"},
     SettingRow{SystemKind::kResec, Mode::kTuned, "CONSUL_LOCK_TTL", "15s"},
     SettingRow{SystemKind::kResec, Mode::kTuned, "LOG_LEVEL", "info"},
     // The original (README defaults). It refuses a lock TTL below 15 s and
