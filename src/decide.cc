@@ -135,14 +135,20 @@ LockRecord RecordOf(const RedisState& redis, const DecideOptions& options, const
                     .node = options.self_node};
 }
 
-// A master proves it may take writes only while it holds the lock with time
-// to spare on its lease; otherwise another may already be promoted.
+// Whether the lock is ours with time to spare on the lease the Consul
+// servers last confirmed; otherwise another may already be promoted.
+bool LeaseOk(const ConsulState& consul, TimePoint now) {
+  // Not `reachable`: one failed call (a check update answered 500) proves
+  // nothing about the session; the lease runs out on its own if it matters.
+  return consul.lock_held && now + consul.lease_ttl / 3 < consul.lease_deadline;
+}
+
+// A master proves it may take writes only while its lease is good.
 WriteGuard GuardFor(const ConsulState& consul, const RedisState& redis, const DecideOptions& options,
                     TimePoint now) {
   WriteGuard g;
   if (redis.role != RedisRole::kMaster) return g;
-  const bool lease_ok = consul.reachable && consul.lock_held && now + consul.lease_ttl / 3 < consul.lease_deadline;
-  g.pause_writes = options.fencing && !lease_ok;
+  g.pause_writes = options.fencing && !LeaseOk(consul, now);
   if (consul.lock_held && options.min_replicas_to_write > 0) {
     // Only as many as are there to ack: a master whose replicas are all gone
     // still takes writes while its agent holds the lock.
@@ -257,6 +263,11 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
   if (!consul.ready || !redis.ready) {
     d.rule = Rule::kWaitForInitialState;
     d.reason = !consul.ready ? "no state from Consul yet" : "no state from Redis yet";
+    // A master we cannot yet prove is ours (an agent restarted while Consul
+    // is away) takes no writes meanwhile.
+    if (options.fencing && redis.ready && redis.healthy && redis.role == RedisRole::kMaster) {
+      d.guard = WriteGuard{.pause_writes = true};
+    }
     return d;
   }
   if (!consul.reachable) {
@@ -337,6 +348,13 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
       d.rule = Rule::kMasterKeepsLock;
       d.reason = "holding the lock and Redis is master";
       intent.register_as = RedisRole::kMaster;
+    } else if (options.fencing && !LeaseOk(consul, now)) {
+      // A lock we believe held but cannot confirm (cut off from the servers)
+      // may already be someone else's: promoting now could make two masters.
+      d.rule = Rule::kPromote;
+      d.reason = "holding the lock, but Consul has not confirmed our session lately: not promoting yet";
+      intent.register_as = RedisRole::kReplica;
+      intent.check_status = "warning";
     } else {
       d.rule = Rule::kPromote;
       d.reason = "holding the lock: promoting Redis to master";

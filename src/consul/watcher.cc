@@ -30,6 +30,13 @@ constexpr milliseconds kBackoffMax{2000};
 // Peer reports carry offsets that move with every write; writing each change
 // would be a Raft write per INFO poll. Identity changes go out at once.
 constexpr milliseconds kReportOffsetInterval{1000};
+// The lock holder's lease: how long one confirmed renewal lets its Redis take
+// writes (fenced a third before the end, so after 1 s without confirmation),
+// and how often it renews. Short because after a partition the servers may
+// drop the session as soon as Serf declares the node failed (a few seconds),
+// plus lock-delay; three renewals per lease so one slow answer does not fence.
+constexpr milliseconds kConfirmedLease{1500};
+constexpr milliseconds kHolderRenewPeriod{500};
 
 milliseconds NextBackoff(milliseconds current) {
   return current.count() == 0 ? kBackoffStart : std::min(current * 2, kBackoffMax);
@@ -406,10 +413,14 @@ void Watcher::RefreshCheck(Client& client, const ConsulIntent& intent) {
 }
 
 void Watcher::UpdateLeaseLocked() {
-  // Consul may take up to twice a TTL to act, never less than one: the lease
-  // we can count on is one TTL from the last success, the shorter of the two.
-  TimePoint deadline = last_renew_ok_ + session_ttl_;
-  Duration ttl = session_ttl_;
+  // Only what the Consul servers confirmed counts: a renewal or an
+  // acquisition proves the session alive when it was sent. A check update
+  // proves nothing (the local agent accepts it even when cut off from the
+  // servers), and the servers may drop the session at any moment after we
+  // lose them (serfHealth), so the lease is short and renewed often; Consul's
+  // lock-delay then covers the fencing reaction.
+  TimePoint deadline = last_renew_ok_ + std::min<Duration>(session_ttl_, kConfirmedLease);
+  Duration ttl = std::min<Duration>(session_ttl_, kConfirmedLease);
   if (session_has_check_) {
     const TimePoint by_check = last_check_ok_ + config_.EffectiveCheckTtl();
     if (by_check < deadline) {
@@ -498,11 +509,12 @@ void Watcher::EnsureSession(Client& client, const ConsulIntent& intent) {
     // Consul may answer with a different TTL than we asked for; follow it.
     const milliseconds ttl = r->count() > 0 ? milliseconds(*r) : config_.lock_ttl;
     session_ttl_ = ttl;
-    next_renew_ = now + ttl / 2;
+    next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : ttl / 2);
     UpdateLeaseLocked();
   } else {
-    // The Go client's rule: retry every second until a whole TTL has passed.
-    next_renew_ = now + seconds(1);
+    // The Go client's rule: retry every second until a whole TTL has passed
+    // (a holder keeps its own pace: its lease runs out sooner).
+    next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : seconds(1));
   }
 }
 
@@ -549,6 +561,7 @@ bool Watcher::TryAcquire(Client& client) {
     session = state_.session_id;
     value = intent_.lock_record ? EncodeLockRecord(*intent_.lock_record) : std::string();
   }
+  const TimePoint sent = clock_.Now();
   auto r = client.AcquireKey(config_.lock_key, session, value);
   Note("acquire lock", r.status());
   if (IsInvalidSession(r.status())) ForgetSession(session);
@@ -560,6 +573,11 @@ bool Watcher::TryAcquire(Client& client) {
     state_.lock_free = false;
     state_.lock_holder_session = session;
     written_record_ = value;
+    // The servers just accepted our session: the lease starts now, and from
+    // now on it is renewed at the holder's pace.
+    last_renew_ok_ = std::max(last_renew_ok_, sent);
+    next_renew_ = std::min(next_renew_, sent + kHolderRenewPeriod);
+    UpdateLeaseLocked();
     PublishLocked();
   }
   return true;

@@ -17,10 +17,13 @@ namespace {
 
 // Reconnect backoff while Redis is unreachable: the first retry comes quickly
 // because a restarting redis-server (systemd, Nomad) is usually back within a
-// fraction of a second; the cap keeps a long outage from costing more than one
-// connect attempt every 2s. The unreachable state is published at once either way.
+// fraction of a second. The cap is low too: a restarted Redis comes back as a
+// standalone, writable master (REPLICAOF is not persisted) and stays so until
+// we reconnect and fence it (unless it boots with min-replicas-to-write, see
+// docs/failover.md); a refused connect twice a second costs nothing. The
+// unreachable state is published at once either way.
 constexpr std::chrono::milliseconds kInitialBackoff{100};
-constexpr std::chrono::milliseconds kMaxBackoff{2000};
+constexpr std::chrono::milliseconds kMaxBackoff{500};
 // An unchanged snapshot is still re-published this often, so the replication
 // offsets (left out of change detection because they move with every write)
 // and the INFO text the check reports are never older than this.
@@ -237,17 +240,22 @@ void Watcher::Execute(const RedisCommand& command) {
     return;
   }
 
+  // The reconciler repeats a command until Redis shows its effect; the
+  // attempt is announced once per change of target, not once per retry of a
+  // command that keeps failing (its error is logged once below).
+  const bool retry = failed_command_ && *failed_command_ == command;
+  const auto announce = retry ? spdlog::level::debug : spdlog::level::info;
   Status status;
   if (std::holds_alternative<cmd::PromoteToMaster>(command)) {
     const std::string former_host = current_.master_host;
     const int former_port = current_.master_port;
     const std::optional<RedisState> former = PauseFormerMaster(former_host, former_port);
-    spdlog::info("redis: promoting to master ({})", what);
+    spdlog::log(announce, "redis: promoting to master ({})", what);
     status = client_->ReplicaOfNoOne();
     if (status.ok() && former) DemoteFormerMaster(former_host, former_port, *former);
   } else {
     const auto& r = std::get<cmd::ReplicateFrom>(command);
-    spdlog::info("redis: replicating from {}:{} ({})", r.host, r.port, what);
+    spdlog::log(announce, "redis: replicating from {}:{} ({})", r.host, r.port, what);
     status = client_->ReplicaOf(r.host, r.port);
     if (status.ok()) {
       // Clients still connected to a former master must reconnect and
@@ -383,21 +391,29 @@ Client* Watcher::Peer(const std::string& host, int port) {
   return peer;
 }
 
+StatusOr<std::string> Watcher::PeerCommand(const std::string& host, int port,
+                                           const std::vector<std::string>& argv) {
+  for (int attempt = 0;; ++attempt) {
+    Client* peer = Peer(host, port);
+    if (peer == nullptr) return Unavailable("cannot reach " + host + ":" + std::to_string(port));
+    StatusOr<std::string> r = peer->Command(argv);
+    // A Redis error is an answer; anything else may be a connection that died
+    // since the last hand-over (the peer restarted): one fresh try.
+    if (r.ok() || r.status().code() == StatusCode::kFailedPrecondition || attempt == 1) return r;
+    peer->Disconnect();
+  }
+}
+
 bool Watcher::ReadReplicaOffsets(RedisState& state) {
   bool behind = false;
   for (auto& r : state.replicas) {
     if (r.state != "online" || r.offset >= state.master_repl_offset) continue;
-    if (Client* peer = Peer(r.ip, r.port)) {
-      StatusOr<std::string> info = peer->Command({"INFO", "replication"});
-      if (info.ok()) {
-        const RedisState own = ParseInfo(*info);
-        // Only a replica's own offset counts, and only while it replicates us
-        // (the address may have been reused by another server).
-        if (own.role == RedisRole::kReplica && own.master_replid == state.master_replid) {
-          r.offset = std::max(r.offset, own.slave_repl_offset);
-        }
-      } else {
-        peer->Disconnect();
+    if (StatusOr<std::string> info = PeerCommand(r.ip, r.port, {"INFO", "replication"}); info.ok()) {
+      const RedisState own = ParseInfo(*info);
+      // Only a replica's own offset counts, and only while it replicates us
+      // (the address may have been reused by another server).
+      if (own.role == RedisRole::kReplica && own.master_replid == state.master_replid) {
+        r.offset = std::max(r.offset, own.slave_repl_offset);
       }
     }
     behind = behind || r.offset < state.master_repl_offset;
@@ -406,25 +422,24 @@ bool Watcher::ReadReplicaOffsets(RedisState& state) {
 }
 
 std::optional<RedisState> Watcher::PauseFormerMaster(const std::string& host, int port) {
-  if (current_.role != RedisRole::kReplica || !current_.master_link_up) return std::nullopt;
-  Client* former = Peer(host, port);
-  if (former == nullptr) return std::nullopt;
+  if (current_.role != RedisRole::kReplica || !current_.master_link_up || !options_.connect_peer) {
+    return std::nullopt;
+  }
   const std::string where = host + ":" + std::to_string(port);
   auto fail = [&](const std::string& step, const Status& st) -> std::optional<RedisState> {
     spdlog::warn("redis: could not fence the former master {} ({} failed: {}); promoting without it", where,
                  step, st.message());
-    former->Disconnect();
     return std::nullopt;
   };
-  StatusOr<std::string> info = former->Command({"INFO", "replication"});
+  StatusOr<std::string> info = PeerCommand(host, port, {"INFO", "replication"});
   if (!info.ok()) return fail("INFO", info.status());
   if (ParseInfo(*info).role != RedisRole::kMaster) return std::nullopt;
-  if (auto r = former->Command({"CLIENT", "PAUSE", std::to_string(kFormerMasterPause.count()), "WRITE"});
+  if (auto r = PeerCommand(host, port, {"CLIENT", "PAUSE", std::to_string(kFormerMasterPause.count()), "WRITE"});
       !r.ok()) {
     return fail("CLIENT PAUSE WRITE", r.status());
   }
   // Read after the pause took effect: this offset is final.
-  info = former->Command({"INFO", "replication"});
+  info = PeerCommand(host, port, {"INFO", "replication"});
   if (!info.ok()) return fail("INFO", info.status());
   RedisState state = ParseInfo(*info);
   const auto deadline = SteadyClock::now() + kFormerMasterCatchUp;
@@ -444,8 +459,6 @@ std::optional<RedisState> Watcher::PauseFormerMaster(const std::string& host, in
 
 void Watcher::DemoteFormerMaster(const std::string& host, int port, const RedisState& former) {
   const std::string where = host + ":" + std::to_string(port);
-  Client* client = Peer(host, port);
-  if (client == nullptr) return;
   // Our address as the former master sees it: the replica entry on our port.
   const RedisState::Replica* self = nullptr;
   int matches = 0;
@@ -455,20 +468,21 @@ void Watcher::DemoteFormerMaster(const std::string& host, int port, const RedisS
       ++matches;
     }
   }
-  if (matches == 1 && options_.self_port > 0) {
-    if (Status st = client->ReplicaOf(self->ip, self->port); !st.ok()) {
-      spdlog::warn("redis: could not demote the former master {}: {}", where, st.message());
-    } else {
-      spdlog::info("redis: former master {} now replicates us ({}:{})", where, self->ip, self->port);
-      // Its clients must rediscover the master, as after our own REPLICAOF.
-      (void)client->KillNormalClients();
-    }
-  } else {
+  if (matches != 1 || options_.self_port <= 0) {
     spdlog::warn("redis: former master {} left paused: cannot tell our address among its replicas", where);
     return;
   }
-  // Writes held by the pause now fail with READONLY instead of waiting it out.
-  if (auto r = client->Command({"CLIENT", "UNPAUSE"}); !r.ok()) client->Disconnect();
+  if (auto st = PeerCommand(host, port, {"REPLICAOF", self->ip, std::to_string(self->port)}); !st.ok()) {
+    // Still paused: its own agent, or the pause running out into
+    // min-replicas-to-write, settles it.
+    spdlog::warn("redis: could not demote the former master {}: {}", where, st.status().message());
+    return;
+  }
+  spdlog::info("redis: former master {} now replicates us ({}:{})", where, self->ip, self->port);
+  // Its clients must rediscover the master, as after our own REPLICAOF, and
+  // writes held by the pause now fail with READONLY instead of waiting it out.
+  (void)PeerCommand(host, port, {"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  (void)PeerCommand(host, port, {"CLIENT", "UNPAUSE"});
 }
 
 Watcher::Wake Watcher::WaitForEvent(const std::stop_token& stop, SteadyClock::time_point deadline,

@@ -128,6 +128,23 @@ TEST(Decide, Table) {
       {"5. holding the lock, Redis is a replica: promote, not yet advertised as master",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c.lock_held = true;
+         c.lease_ttl = std::chrono::milliseconds(1500);
+         c.lease_deadline = kNow + c.lease_ttl;
+         r = LinkedReplica("127.0.0.1", 7002);
+       },
+       Rule::kPromote, true, std::optional<RedisRole>(RedisRole::kReplica), RedisCommand(cmd::PromoteToMaster{})},
+      {"5. holding the lock, lease not confirmed lately: no promotion yet",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_held = true;
+         c.lease_ttl = std::chrono::milliseconds(1500);
+         c.lease_deadline = kNow + std::chrono::milliseconds(400);
+         r = LinkedReplica("127.0.0.1", 7002);
+       },
+       Rule::kPromote, true, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
+      {"5. compat: fencing off, promote whatever the lease",
+       [](ConsulState& c, RedisState& r, DecideOptions& o, DecideMemory&) {
+         c.lock_held = true;
+         o.fencing = false;
          r = LinkedReplica("127.0.0.1", 7002);
        },
        Rule::kPromote, true, std::optional<RedisRole>(RedisRole::kReplica), RedisCommand(cmd::PromoteToMaster{})},
@@ -380,6 +397,43 @@ TEST(Decide, SwitchoverHandsOverOnlyOnASnapshotTakenWhilePaused) {
   ASSERT_TRUE(d.intent && d.intent->lock_record);
   EXPECT_FALSE(d.intent->hold_lock);
   EXPECT_EQ(d.intent->lock_record->successor, "node/redis@:7002");
+}
+
+// Fencing decisions, one row per case: does a master Redis take writes?
+TEST(Decide, WriteGuardTable) {
+  struct GuardRow {
+    const char* name;
+    std::function<void(ConsulState&)> setup;
+    bool consul_ready;
+    bool pause;
+  };
+  const std::vector<GuardRow> rows = {
+      {"holder with a fresh confirmed lease takes writes",
+       [](ConsulState& c) {
+         c.lock_held = true;
+         c.lease_ttl = std::chrono::milliseconds(1500);
+         c.lease_deadline = kNow + std::chrono::milliseconds(1400);
+       },
+       true, false},
+      {"holder whose lease was last confirmed over a second ago is fenced",
+       [](ConsulState& c) {
+         c.lock_held = true;
+         c.lease_ttl = std::chrono::milliseconds(1500);
+         c.lease_deadline = kNow + std::chrono::milliseconds(400);
+       },
+       true, true},
+      {"master without the lock is fenced", [](ConsulState& c) { c.lock_free = true; }, true, true},
+      {"agent restarted, no Consul state yet: fenced until it knows", [](ConsulState&) {}, false, true},
+  };
+  for (const GuardRow& row : rows) {
+    SCOPED_TRACE(row.name);
+    ConsulState consul = Reachable();
+    row.setup(consul);
+    consul.ready = row.consul_ready;
+    const Decision d = Decide(consul, HealthyMaster(), Options(), kNow, DecideMemory{});
+    ASSERT_TRUE(d.guard) << d.reason;
+    EXPECT_EQ(d.guard->pause_writes, row.pause) << d.reason;
+  }
 }
 
 TEST(Decide, HolderWritesItsIdentityIntoTheLockRecord) {

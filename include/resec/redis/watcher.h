@@ -44,6 +44,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "resec/clock.h"
 #include "resec/queue.h"
@@ -114,6 +115,8 @@ class Watcher {
   void Execute(const RedisCommand& command);
   // Connected client to another Redis of the group (cached), or nullptr.
   Client* Peer(const std::string& host, int port);
+  // A command to a peer; a transport failure reconnects and retries once.
+  StatusOr<std::string> PeerCommand(const std::string& host, int port, const std::vector<std::string>& argv);
   // While paused: replaces each lagging replica's acknowledged offset with
   // the offset it reports itself. Returns whether any online replica is
   // still behind `state`'s offset.
