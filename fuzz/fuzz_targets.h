@@ -339,7 +339,7 @@ inline std::string FuzzConfig(const uint8_t* data, size_t size) {
       if (name == "CONSUL_HTTP_AUTH") check_auth = false;
     } else if (!line.empty()) {
       // (An empty argv element is a known finding with its own row,
-      // EmptyArgument, in tests/integration/bad_input_test.cc; skipping it
+      // EmptyArgument, in tests/e2e/bad_input_test.cc; skipping it
       // here lets the fuzzer look past it.)
       args.emplace_back(line);
       if (line.find("redis-password") != std::string_view::npos) check_redis = false;

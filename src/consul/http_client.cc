@@ -278,6 +278,7 @@ class HttpClient final : public Client {
     tls_server_name_ = config.tls_server_name;
     connect_host_ = config.host;
     const std::string& name = config.tls_server_name.empty() ? config.host : config.tls_server_name;
+    verify_name_ = name;
     std::unique_ptr<httplib::SSLClient> tls;
     if (config.client_cert.empty()) {
       tls = std::make_unique<httplib::SSLClient>(name, config.port);
@@ -357,8 +358,19 @@ class HttpClient final : public Client {
     request.body = std::move(body);
 
     std::string received;
+    uint64_t announced_size = 0;  // set when a Content-Length above the cap is refused unread
     bool too_large = false;
-    request.content_receiver = [&received, &too_large](const char* data, size_t length, uint64_t, uint64_t) {
+    request.content_receiver = [&received, &announced_size, &too_large](const char* data, size_t length, uint64_t,
+                                                                        uint64_t content_length) {
+      // httplib passes the Content-Length (0 for chunked or close-delimited
+      // bodies): an announced oversize body is refused before a byte of it
+      // is kept, and a known size is reserved once instead of by doubling.
+      if (content_length > kMaxResponseBytes) {
+        announced_size = content_length;
+        too_large = true;
+        return false;
+      }
+      if (received.empty() && content_length > 0) received.reserve(content_length);
       if (received.size() + length > kMaxResponseBytes) {
         too_large = true;
         return false;
@@ -376,8 +388,12 @@ class HttpClient final : public Client {
 
     if (cancelled_.load()) return Cancelled(what + ": client cancelled");
     if (too_large) {
-      return Internal(what + ": response body larger than " + std::to_string(kMaxResponseBytes) +
-                      " bytes, refused");
+      // The endpoint misbehaves (no Consul answer of ours comes near the
+      // cap): an error like any other, which the callers back off on.
+      const std::string size =
+          announced_size > 0 ? " of " + std::to_string(announced_size) + " bytes (its Content-Length)" : "";
+      return Internal(what + ": response body" + size + " larger than the " + std::to_string(kMaxResponseBytes) +
+                      "-byte limit, refused");
     }
     if (!sent) return Unavailable(what + ": " + TransportError(error));
 
@@ -386,7 +402,15 @@ class HttpClient final : public Client {
     out.body = std::move(received);
     out.meta = ParseQueryMeta(response.get_header_value("X-Consul-Index"),
                               response.get_header_value("X-Consul-KnownLeader"));
-    if (not_found_ok && out.status == 404) return out;
+    if (not_found_ok && out.status == 404) {
+      // Consul answers a missing key with a 404 that carries X-Consul-Index;
+      // a 404 without it comes from something else (a proxy, a wrong
+      // address, a path Consul does not know). Taken for "no key", it would
+      // make a watch poll that endpoint as fast as answers come back.
+      if (response.has_header("X-Consul-Index")) return out;
+      return NotFound(what + ": 404 without X-Consul-Index (not Consul's answer for a missing key)" +
+                      (FirstLine(out.body).empty() ? std::string() : ": " + FirstLine(out.body)));
+    }
     if (unknown_check_is_not_found && IsUnknownCheckError(out.status, out.body)) {
       return NotFound(what + ": " + std::to_string(out.status) + " " + FirstLine(out.body));
     }
@@ -395,16 +419,24 @@ class HttpClient final : public Client {
   }
 
   std::string TransportError(httplib::Error error) {
-    std::string text = httplib::to_string(error);
     if (error == httplib::Error::SSLServerVerification) {
-      if (auto* tls = dynamic_cast<httplib::SSLClient*>(http_.get())) {
-        text += " (";
-        text += X509_verify_cert_error_string(tls->get_openssl_verify_result());
-        text += ")";
+      // httplib checks the chain first (OpenSSL's verify result), then the
+      // host name itself; a failure with a verify result of "ok" is the
+      // host-name check (a TLS server always presents a certificate).
+      std::string text = "TLS: ";
+      long result = X509_V_OK;
+      if (auto* tls = dynamic_cast<httplib::SSLClient*>(http_.get())) result = tls->get_openssl_verify_result();
+      if (result == X509_V_OK) {
+        text += "server certificate does not match host name \"" + verify_name_ + "\"";
+      } else {
+        text += "certificate verify failed: ";
+        text += X509_verify_cert_error_string(result);
       }
+      if (std::string detail = OpenSslErrors(); !detail.empty()) text += " (" + detail + ")";
+      return text;
     }
-    if (error == httplib::Error::SSLConnection || error == httplib::Error::SSLLoadingCerts ||
-        error == httplib::Error::SSLServerVerification) {
+    std::string text = httplib::to_string(error);
+    if (error == httplib::Error::SSLConnection || error == httplib::Error::SSLLoadingCerts) {
       if (std::string detail = OpenSslErrors(); !detail.empty()) text += " (" + detail + ")";
     }
     return text;
@@ -414,6 +446,7 @@ class HttpClient final : public Client {
   const milliseconds request_timeout_;
   std::string tls_server_name_;
   std::string connect_host_;
+  std::string verify_name_;  // the name the server certificate must carry (https only)
   Status init_status_;
   std::unique_ptr<httplib::ClientImpl> http_;
   std::atomic<bool> cancelled_{false};

@@ -1,6 +1,7 @@
 // consul::HttpClient against a real Consul dev agent (ConsulAgent fixture),
 // plus a few hostile in-process HTTP servers for what Consul never does
 // (oversized or garbage bodies) and to see exactly what goes on the wire.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -535,7 +536,24 @@ TEST_F(ConsulClientTls, ServerNameOverridesTheCheckedName) {
   StatusOr<std::string> r = LeaderWith(config);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(r.status().message().find("SSL"), std::string::npos) << r.status().message();
+  // The chain verifies; the message names the mismatch, not just "verification".
+  EXPECT_NE(r.status().message().find("TLS: server certificate does not match host name \"wrong.example.com\""),
+            std::string::npos)
+      << r.status().message();
+}
+
+TEST_F(ConsulClientTls, AnUnknownCaIsNamedInTheError) {
+  ConsulClientConfig config = consul_.client_config();
+  resec::testing::TempDir other("other-ca");
+  StatusOr<resec::testing::TestCertificates> certs = resec::testing::MakeTestCertificates(other.path());
+  ASSERT_OK(certs);
+  config.ca_file = certs->ca_file.string();
+  StatusOr<std::string> r = LeaderWith(config);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("TLS: certificate verify failed: unable to get local issuer certificate"),
+            std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(ConsulClientTls, BadTlsFilesAreInvalidArgument) {
@@ -641,7 +659,77 @@ TEST(ConsulClientHostile, OversizedBodyIsRefused) {
   StatusOr<WithMeta<std::optional<KvPair>>> r = client->GetKey("big", {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInternal);
-  EXPECT_NE(r.status().message().find("larger than 16777216 bytes"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("GET /v1/kv/big: response body larger than the " +
+                                      std::to_string(kMaxResponseBytes) + "-byte limit, refused"),
+            std::string::npos)
+      << r.status().message();
+}
+
+// A body that announces its oversize (Content-Length) is refused before it is
+// read: the agent's memory does not follow a hostile endpoint's 100 MB.
+TEST(ConsulClientHostile, OversizedContentLengthIsRefusedBeforeReading) {
+  constexpr size_t kAnnounced = size_t{100} << 20;
+  auto sent = std::make_shared<std::atomic<size_t>>(0);
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  FakeServer fake;
+  fake.server().Get("/v1/kv/big", [sent, finished](const httplib::Request&, httplib::Response& res) {
+    res.set_content_provider(
+        kAnnounced, "application/json",
+        [sent](size_t offset, size_t length, httplib::DataSink& sink) {
+          static const std::string kChunk(1 << 16, ' ');
+          const size_t n = std::min(length, kChunk.size());
+          if (!sink.write(kChunk.data(), n)) return false;
+          *sent = offset + n;
+          return true;
+        },
+        [finished](bool) { *finished = true; });
+  });
+  fake.Start();
+  std::unique_ptr<Client> client = MakeHttpClient(fake.config(), kRequestTimeout);
+  StatusOr<WithMeta<std::optional<KvPair>>> r = client->GetKey("big", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(r.status().message(), "GET /v1/kv/big: response body of " + std::to_string(kAnnounced) +
+                                      " bytes (its Content-Length) larger than the " +
+                                      std::to_string(kMaxResponseBytes) + "-byte limit, refused");
+  ASSERT_TRUE(WaitFor([&] { return finished->load(); }, 10s));
+  // Only what the sockets' buffers took before the client hung up.
+  EXPECT_LT(sent->load(), kMaxResponseBytes);
+}
+
+// Consul's 404 for a missing key carries X-Consul-Index; one without it comes
+// from something else (a proxy, a wrong address). Regression: it read as "no
+// key" with index 1, and every KV watch polled it at 20 requests a second.
+TEST(ConsulClientHostile, KvNotFoundWithoutConsulIndexIsAnError) {
+  FakeServer fake;
+  fake.server().Get(R"(/v1/kv/proxied/.*)", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 404;
+    res.set_content("404 page not found\n", "text/plain");
+  });
+  fake.server().Get(R"(/v1/kv/consul/.*)", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 404;
+    res.set_header("X-Consul-Index", "42");
+  });
+  fake.Start();
+  std::unique_ptr<Client> client = MakeHttpClient(fake.config(), kRequestTimeout);
+
+  StatusOr<WithMeta<std::optional<KvPair>>> key = client->GetKey("proxied/.lock", {});
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(key.status().message(),
+            "GET /v1/kv/proxied/.lock: 404 without X-Consul-Index (not Consul's answer for a missing key): "
+            "404 page not found");
+  StatusOr<WithMeta<std::vector<KvPair>>> list = client->ListKeys("proxied/", {});
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().code(), StatusCode::kNotFound);
+
+  key = client->GetKey("consul/.lock", {});
+  ASSERT_OK(key);
+  EXPECT_FALSE(key->value.has_value());
+  EXPECT_EQ(key->meta.index, 42u);
+  list = client->ListKeys("consul/", {});
+  ASSERT_OK(list);
+  EXPECT_TRUE(list->value.empty());
 }
 
 TEST(ConsulClientHostile, GarbageAndErrorsBecomeStatuses) {

@@ -21,11 +21,14 @@
 
 namespace resec::consul {
 
-// Largest response body the client accepts. Consul caps KV values at 512 KB
-// and a health answer for a handful of instances is a few KB; 16 MiB leaves
-// ample room and still refuses a broken or hostile endpoint before it eats
-// the agent's memory.
-inline constexpr size_t kMaxResponseBytes = size_t{16} << 20;
+// Largest response body the client accepts. The biggest answers we read are
+// health queries: measured on Consul 1.14, an instance with its node, its
+// service and a TTL check holding the full 4 KB of output Consul keeps is
+// about 7 KB, so 8 MiB is over a thousand such instances (a resec group has
+// a handful; a shared service name in tag mode a few hundred), and Consul
+// caps a KV value at 512 KB. A broken or hostile endpoint is refused at that
+// size: at its Content-Length before reading, else as the bytes arrive.
+inline constexpr size_t kMaxResponseBytes = size_t{8} << 20;
 
 // Consul keeps at most 4096 bytes of check output by default; cutting it
 // ourselves, at a UTF-8 boundary, keeps the tail of the JSON we send valid.

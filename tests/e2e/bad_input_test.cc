@@ -516,7 +516,11 @@ INSTANTIATE_TEST_SUITE_P(
         ConsulFaultRow{"SessionEndpoint500", "/v1/session/", Fault::kStatus, 500, {"create session failed"}},
         ConsulFaultRow{"KvEndpoint403", "/v1/kv/", Fault::kStatus, 403, {"PERMISSION_DENIED"}},
         ConsulFaultRow{"HealthEndpointNonJson", "/v1/health/", Fault::kNonJson, 200, {"watch masters failed"}},
-        ConsulFaultRow{"RegisterEndpointHangs", "/v1/agent/service/register", Fault::kHang, 200, {"failed: "}}),
+        ConsulFaultRow{"RegisterEndpointHangs", "/v1/agent/service/register", Fault::kHang, 200, {"failed: "}},
+        ConsulFaultRow{"RegisterEndpoint500", "/v1/agent/service/register", Fault::kStatus, 500,
+                       {"register service failed"}},
+        ConsulFaultRow{"CheckUpdateEndpoint500", "/v1/agent/check/update/", Fault::kStatus, 500,
+                       {"update check failed"}}),
     [](const ::testing::TestParamInfo<ConsulFaultRow>& info) { return info.param.name; });
 
 // ===================================================================== 3. Redis faults
