@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything from a fresh clone: install dependencies, get a Consul, build,
-# run the tests against real Consul and redis-server processes, then run them
-# again under ASan+UBSan. Exits non-zero on any failure.
+# run the tests against real Consul and redis-server processes and a short
+# chaos run (docs/chaos.md), then run the tests again under ASan+UBSan. Exits
+# non-zero on any failure.
 #
 #   ./scripts/test.sh              the default run (CI runs exactly this)
 #   ./scripts/test.sh --quick      skip the sanitizer build
@@ -43,9 +44,16 @@ build_and_test() {
 }
 
 build_and_test build 'integration|e2e' -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The short chaos run (tests/chaos, docs/chaos.md): 20 seeded faults against
+# three namespaced nodes, about a minute and a half. A failure prints the seed
+# and the command that replays it (scripts/chaos.sh --faults 20 --seed 7).
+step "chaos build"
+ctest --test-dir build --output-on-failure -L chaos "${ctest_args[@]}"
 if ((quick == 0)); then
-  # The sanitizer build runs the unit and integration suites; the e2e suite
-  # (whole groups of agents, timing-sensitive) runs in the plain build only.
-  build_and_test build-asan 'integration' -DCMAKE_BUILD_TYPE=Debug -DRESEC_SANITIZE=address
+  # The sanitizer build runs the unit and integration suites and, of the e2e
+  # suite, the bad-input and security tests (label e2e-sanitize: hostile
+  # input is where a memory bug would show); the rest of e2e (failover
+  # timing, whole groups of agents) runs in the plain build only.
+  build_and_test build-asan 'integration|sanitize' -DCMAKE_BUILD_TYPE=Debug -DRESEC_SANITIZE=address
 fi
 step "all tests passed"

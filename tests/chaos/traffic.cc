@@ -1,0 +1,389 @@
+#include "traffic.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "redis_conn.h"
+#include "support/calls.h"
+
+namespace resec::chaos {
+
+using std::chrono::milliseconds;
+
+namespace {
+
+// Sleeps until `t` or until a stop is requested, whichever comes first.
+void SleepUntil(const std::stop_token& stop, Clock::time_point t) {
+  while (!stop.stop_requested()) {
+    const auto now = Clock::now();
+    if (now >= t) return;
+    std::this_thread::sleep_for(std::min<Clock::duration>(t - now, milliseconds(50)));
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Writer
+
+Writer::Writer(std::vector<std::pair<std::string, int>> consul, std::vector<std::string> node_addrs,
+               Clock::time_point origin)
+    : consul_(std::move(consul)), node_addrs_(std::move(node_addrs)), origin_(origin) {
+  records_.reserve(1 << 20);
+}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Start() {
+  discover_thread_ = std::jthread([this](std::stop_token s) { DiscoverLoop(s); });
+  write_thread_ = std::jthread([this](std::stop_token s) { WriteLoop(s); });
+}
+
+void Writer::Stop() {
+  for (std::jthread* t : {&write_thread_, &discover_thread_}) {
+    t->request_stop();
+    if (t->joinable()) t->join();
+  }
+}
+
+void Writer::DiscoverLoop(std::stop_token stop) {
+  size_t server = 0;
+  uint64_t index = 0;
+  while (!stop.stop_requested()) {
+    const auto& [host, port] = consul_[server];
+    std::string path = "/v1/health/service/redis-master?passing";
+    // wait=1s keeps Stop() prompt; the read timeout allows Consul's jitter
+    // (wait/16) and a slow answer from a server that lost its leader.
+    if (index > 0) path += "&index=" + std::to_string(index) + "&wait=1s";
+    const auto start = Clock::now();
+    auto r = testing::HttpCall("GET", host, port, path, "", {}, milliseconds(2500));
+    if (!r.ok() || r->status != 200) {
+      // This server is down, cut off or without a leader: a client with
+      // several servers configured moves on to the next.
+      server = (server + 1) % consul_.size();
+      index = 0;
+      SleepUntil(stop, Clock::now() + milliseconds(50));
+      continue;
+    }
+    uint64_t next = 0;
+    if (auto it = r->headers.find("X-Consul-Index"); it != r->headers.end()) {
+      next = std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (j.is_array() && !j.empty() && j[0].is_object()) {
+      try {
+        // Several passing masters: a client takes the first, so do we.
+        std::string addr = j[0].at("Service").value("Address", "");
+        if (addr.empty()) addr = j[0].at("Node").value("Address", "");
+        const int p = j[0].at("Service").value("Port", 0);
+        std::lock_guard lock(mu_);
+        target_host_ = addr;
+        target_port_ = p;
+      } catch (const nlohmann::json::exception&) {
+        // A malformed entry: keep the master we know.
+      }
+    }
+    // Never send an index below 1 or one that went backwards (Consul's rules).
+    const bool same = next == index;
+    index = next < index ? 0 : next;
+    if (same && Clock::now() - start < milliseconds(10)) SleepUntil(stop, Clock::now() + milliseconds(10));
+  }
+}
+
+void Writer::WriteLoop(std::stop_token stop) {
+  std::unique_ptr<RedisConn> conn;
+  std::string conn_host;
+  int conn_port = 0;
+  int conn_node = -1;
+  Clock::time_point next = Clock::now();
+  while (!stop.stop_requested()) {
+    std::this_thread::sleep_until(next);
+    // Keep the cadence, but never burst to catch up after a slow write.
+    next += kWriteInterval;
+    if (const auto now = Clock::now(); next < now) next = now;
+    std::string host;
+    int port = 0;
+    {
+      std::lock_guard lock(mu_);
+      host = target_host_;
+      port = target_port_;
+    }
+    if (port == 0) continue;
+    if (conn != nullptr && (conn_host != host || conn_port != port)) conn.reset();
+    if (conn == nullptr) {
+      conn = RedisConn::Connect(host, port, kClientConnectTimeout, kClientReplyTimeout);
+      if (conn == nullptr) continue;
+      conn_host = host;
+      conn_port = port;
+      conn_node = -1;
+      for (size_t i = 0; i < node_addrs_.size(); ++i) {
+        if (node_addrs_[i] == host + ":" + std::to_string(port)) conn_node = static_cast<int>(i);
+      }
+    }
+    const int64_t seq = seq_.load() + 1;
+    Record rec{};
+    rec.sent_ms = static_cast<int32_t>(std::chrono::duration_cast<milliseconds>(Clock::now() - origin_).count());
+    rec.tag = tag_.load();
+    rec.node = static_cast<int8_t>(conn_node);
+    {
+      // Recorded before it is sent, so a reader never sees a seq it cannot look up.
+      std::lock_guard lock(mu_);
+      records_.push_back(rec);
+      seq_.store(seq);
+    }
+    uint8_t flags = 0;
+    ReplyPtr r = conn->Command({"RPUSH", kSeqKey, std::to_string(seq)});
+    if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
+      flags |= 1;
+      ReplyPtr w = conn->Command({"WAIT", std::to_string(kWaitReplicas), std::to_string(kWaitTimeoutMs)});
+      if (w != nullptr && w->type == REDIS_REPLY_INTEGER) {
+        if (w->integer >= kWaitReplicas) flags |= 2;
+      } else {
+        conn.reset();
+      }
+    } else {
+      conn.reset();  // timeout, refused, READONLY, ...: reconnect to whatever discovery says
+    }
+    std::lock_guard lock(mu_);
+    records_[static_cast<size_t>(seq - 1)].flags = flags;
+  }
+}
+
+Writer::Write Writer::Get(int64_t seq) const {
+  std::lock_guard lock(mu_);
+  Write w;
+  w.seq = seq;
+  if (seq < 1 || seq > static_cast<int64_t>(records_.size())) return w;
+  const Record& r = records_[static_cast<size_t>(seq - 1)];
+  w.sent_ms = r.sent_ms;
+  w.node = r.node;
+  w.tag = r.tag;
+  w.acked = (r.flags & 1) != 0;
+  w.wait_acked = (r.flags & 2) != 0;
+  return w;
+}
+
+std::vector<int64_t> Writer::WaitAckedIn(int64_t after, int64_t upto) const {
+  std::lock_guard lock(mu_);
+  std::vector<int64_t> out;
+  upto = std::min<int64_t>(upto, static_cast<int64_t>(records_.size()));
+  for (int64_t s = std::max<int64_t>(after + 1, 1); s <= upto; ++s) {
+    if ((records_[static_cast<size_t>(s - 1)].flags & 2) != 0) out.push_back(s);
+  }
+  return out;
+}
+
+std::map<int, WriteCounts> Writer::CountsByTag() const {
+  std::lock_guard lock(mu_);
+  std::map<int, WriteCounts> out;
+  for (const Record& r : records_) {
+    WriteCounts& c = out[r.tag];
+    ++c.writes;
+    if ((r.flags & 1) != 0) ++c.acked;
+    if ((r.flags & 2) != 0) ++c.wait_acked;
+  }
+  return out;
+}
+
+WriteCounts Writer::Totals() const {
+  WriteCounts t;
+  for (const auto& [tag, c] : CountsByTag()) {
+    t.writes += c.writes;
+    t.acked += c.acked;
+    t.wait_acked += c.wait_acked;
+  }
+  return t;
+}
+
+std::string Writer::Target() const {
+  std::lock_guard lock(mu_);
+  if (target_port_ == 0) return "(none)";
+  return target_host_ + ":" + std::to_string(target_port_);
+}
+
+// ---------------------------------------------------------------------------
+// Prober
+
+Prober::Prober(std::vector<std::pair<std::string, int>> targets, Clock::time_point origin,
+               milliseconds interval, milliseconds timeout)
+    : targets_(std::move(targets)),
+      origin_(origin),
+      interval_(interval),
+      timeout_(timeout),
+      done_(targets_.size()),
+      last_accepted_(targets_.size()) {}
+
+Prober::~Prober() { Stop(); }
+
+void Prober::Start() {
+  const int64_t first = RoundAt(Clock::now()) + 1;
+  {
+    std::lock_guard lock(mu_);
+    taken_ = first - 1;
+  }
+  for (auto& d : done_) d.store(first - 1);
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    threads_.emplace_back([this, i](std::stop_token s) { ProbeLoop(s, static_cast<int>(i)); });
+  }
+}
+
+void Prober::Stop() {
+  for (auto& t : threads_) t.request_stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void Prober::ProbeLoop(std::stop_token stop, int node) {
+  const auto& [host, port] = targets_[static_cast<size_t>(node)];
+  const std::string key = "chaos:probe:n" + std::to_string(node + 1);
+  std::unique_ptr<RedisConn> conn;
+  int64_t k = done_[static_cast<size_t>(node)].load() + 1;
+  while (!stop.stop_requested()) {
+    SleepUntil(stop, RoundTime(k));
+    if (stop.stop_requested()) break;
+    bool ok = false;
+    if (conn == nullptr) conn = RedisConn::Connect(host, port, timeout_, timeout_);
+    if (conn != nullptr) {
+      ReplyPtr r = conn->Command({"SET", key, std::to_string(k)});
+      if (r == nullptr) {
+        conn.reset();
+      } else {
+        ok = r->type == REDIS_REPLY_STATUS && RenderReply(r.get()) == "OK";
+      }
+    }
+    const auto now = Clock::now();
+    if (ok) {
+      std::lock_guard lock(mu_);
+      accepted_[k] |= 1u << node;
+      last_accepted_[static_cast<size_t>(node)] = now;
+    }
+    // A probe that outlasted its round skips the rounds it overlapped: the
+    // node did not accept a write in them.
+    const int64_t next = std::max(k + 1, RoundAt(now) + 1);
+    done_[static_cast<size_t>(node)].store(next - 1);
+    k = next;
+  }
+}
+
+std::vector<Prober::Round> Prober::TakeRounds() {
+  int64_t upto = INT64_MAX;
+  for (const auto& d : done_) upto = std::min(upto, d.load());
+  std::lock_guard lock(mu_);
+  std::vector<Round> out;
+  for (int64_t k = taken_ + 1; k <= upto; ++k) {
+    Round r;
+    r.index = k;
+    if (auto it = accepted_.find(k); it != accepted_.end()) {
+      r.accepted = it->second;
+      accepted_.erase(it);
+    }
+    out.push_back(r);
+  }
+  taken_ = std::max(taken_, upto);
+  return out;
+}
+
+std::optional<Clock::time_point> Prober::LastAccepted(int node) const {
+  std::lock_guard lock(mu_);
+  return last_accepted_[static_cast<size_t>(node)];
+}
+
+// ---------------------------------------------------------------------------
+// LockWatcher
+
+namespace {
+
+std::string Base64Decode(const std::string& in) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const auto v = kAlphabet.find(c);
+    if (v == std::string_view::npos) continue;  // '=' padding, whitespace
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+LockWatcher::LockWatcher(std::vector<std::pair<std::string, int>> consul, std::string key,
+                         std::vector<std::pair<std::string, int>> node_addrs)
+    : consul_(std::move(consul)), key_(std::move(key)), node_addrs_(std::move(node_addrs)) {}
+
+LockWatcher::~LockWatcher() { Stop(); }
+
+void LockWatcher::Start() {
+  thread_ = std::jthread([this](std::stop_token s) { Loop(s); });
+}
+
+void LockWatcher::Stop() {
+  thread_.request_stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LockWatcher::Loop(std::stop_token stop) {
+  size_t server = 0;
+  uint64_t index = 0;
+  while (!stop.stop_requested()) {
+    const auto& [host, port] = consul_[server];
+    std::string path = "/v1/kv/" + key_;
+    if (index > 0) path += "?index=" + std::to_string(index) + "&wait=1s";
+    auto r = testing::HttpCall("GET", host, port, path, "", {}, milliseconds(2500));
+    if (!r.ok() || (r->status != 200 && r->status != 404)) {
+      server = (server + 1) % consul_.size();
+      index = 0;
+      SleepUntil(stop, Clock::now() + milliseconds(20));
+      continue;
+    }
+    const auto now = Clock::now();
+    uint64_t next = 0;
+    if (auto it = r->headers.find("X-Consul-Index"); it != r->headers.end()) {
+      next = std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+    int holder = -1;
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (r->status == 200 && j.is_array() && !j.empty() && j[0].is_object() && j[0].contains("Session") &&
+        j[0]["Session"].is_string() && j[0].contains("Value") && j[0]["Value"].is_string()) {
+      auto value = nlohmann::json::parse(Base64Decode(j[0]["Value"].get<std::string>()), nullptr, false);
+      const std::string addr = value.is_object() ? value.value("address", "") : "";
+      const int port = value.is_object() ? value.value("port", 0) : 0;
+      for (size_t i = 0; i < node_addrs_.size(); ++i) {
+        // An empty address is a loopback announce: the port alone names it.
+        if ((addr.empty() || node_addrs_[i].first == addr) && node_addrs_[i].second == port) {
+          holder = static_cast<int>(i);
+        }
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (changes_.empty() || changes_.back().second != holder) changes_.emplace_back(now, holder);
+    }
+    const bool same = next == index;
+    index = next < index ? 0 : next;
+    if (same) SleepUntil(stop, Clock::now() + milliseconds(10));
+  }
+}
+
+std::optional<int> LockWatcher::HolderAt(Clock::time_point t) const {
+  std::lock_guard lock(mu_);
+  std::optional<int> out;
+  for (const auto& [when, holder] : changes_) {
+    if (when > t) break;
+    out = holder;
+  }
+  return out;
+}
+
+}  // namespace resec::chaos

@@ -1,0 +1,180 @@
+// The chaos runner's clients, each on threads of its own:
+//
+// Writer: the benchmark's writer (bench/writer.h) for a cluster on real
+// addresses. One thread follows the master service with blocking health
+// queries (`/v1/health/service/redis-master?passing`) against one Consul
+// server, moving to the next when it fails, as a client configured with the
+// three servers would; another sends `RPUSH chaos:seq <n>` every 2 ms to the
+// address it last heard of and, when acknowledged, `WAIT 1 100`
+// ("WAIT-acknowledged" when a replica has it). It uses the cluster network
+// only: a node that is cut off is out of its reach, as for a real client.
+// Every write is recorded under the tag (fault episode) current when it was
+// sent.
+//
+// Prober: the dual-master detector. Every `interval` (a "round", aligned to a
+// common origin) one thread per node sends `SET chaos:probe:n<k> <round>` to
+// that node's Redis over the runner's management path (reachable during a
+// cut), with a short timeout. A node "accepts writes" in a round when that
+// SET is answered OK; a paused server (CLIENT PAUSE WRITE, SIGSTOP) times
+// out and one refusing (READONLY, NOREPLICAS) answers an error, and neither
+// accepts. A round whose probe was skipped (the previous one was still
+// waiting) counts as not accepted.
+//
+// Thread-safety: Start()/Stop() from the owner; every query is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace resec::chaos {
+
+using Clock = std::chrono::steady_clock;
+
+// The benchmark's write cadence, client timeouts and WAIT (bench/settings.h).
+inline constexpr std::chrono::milliseconds kWriteInterval{2};
+inline constexpr std::chrono::milliseconds kClientConnectTimeout{100};
+inline constexpr std::chrono::milliseconds kClientReplyTimeout{250};
+inline constexpr int kWaitReplicas = 1;
+inline constexpr int kWaitTimeoutMs = 100;
+inline constexpr char kSeqKey[] = "chaos:seq";
+
+struct WriteCounts {
+  int64_t writes = 0;
+  int64_t acked = 0;
+  int64_t wait_acked = 0;
+};
+
+class Writer {
+ public:
+  // node_addrs: each node's Redis "ip:port", to name where a write went.
+  Writer(std::vector<std::pair<std::string, int>> consul, std::vector<std::string> node_addrs,
+         Clock::time_point origin);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void Start();
+  void Stop();  // idempotent; joins both threads
+
+  void SetTag(int tag) { tag_.store(tag); }
+  int64_t last_seq() const { return seq_.load(); }
+
+  struct Write {
+    int64_t seq = 0;
+    int64_t sent_ms = 0;  // since the origin
+    int node = -1;        // where it was sent
+    int tag = 0;
+    bool acked = false;
+    bool wait_acked = false;
+  };
+  Write Get(int64_t seq) const;
+  // WAIT-acknowledged writes with after < seq <= upto.
+  std::vector<int64_t> WaitAckedIn(int64_t after, int64_t upto) const;
+  std::map<int, WriteCounts> CountsByTag() const;
+  WriteCounts Totals() const;
+  // "10.213.7.12:6379" or "(none)": where writes go now.
+  std::string Target() const;
+
+ private:
+  struct Record {
+    int32_t sent_ms;
+    int32_t tag;
+    int8_t node;
+    uint8_t flags;  // 1 acked, 2 WAIT-acked
+  };
+  void DiscoverLoop(std::stop_token stop);
+  void WriteLoop(std::stop_token stop);
+
+  const std::vector<std::pair<std::string, int>> consul_;
+  const std::vector<std::string> node_addrs_;
+  const Clock::time_point origin_;
+  std::atomic<int> tag_{0};
+  std::atomic<int64_t> seq_{0};
+  mutable std::mutex mu_;
+  std::string target_host_;        // GUARDED_BY(mu_)
+  int target_port_ = 0;            // GUARDED_BY(mu_)
+  std::vector<Record> records_;    // GUARDED_BY(mu_); index seq - 1
+  std::jthread discover_thread_;
+  std::jthread write_thread_;
+};
+
+class Prober {
+ public:
+  Prober(std::vector<std::pair<std::string, int>> targets, Clock::time_point origin,
+         std::chrono::milliseconds interval, std::chrono::milliseconds timeout);
+  ~Prober();
+  Prober(const Prober&) = delete;
+  Prober& operator=(const Prober&) = delete;
+
+  void Start();
+  void Stop();
+
+  struct Round {
+    int64_t index = 0;
+    unsigned accepted = 0;  // bit k: node k accepted
+  };
+  // The rounds every node thread has finished since the last call, in order.
+  std::vector<Round> TakeRounds();
+  Clock::time_point RoundTime(int64_t index) const { return origin_ + index * interval_; }
+  int64_t RoundAt(Clock::time_point t) const { return (t - origin_) / interval_; }
+  std::chrono::milliseconds interval() const { return interval_; }
+  // When node k last accepted a probe write.
+  std::optional<Clock::time_point> LastAccepted(int node) const;
+
+ private:
+  void ProbeLoop(std::stop_token stop, int node);
+
+  const std::vector<std::pair<std::string, int>> targets_;
+  const Clock::time_point origin_;
+  const std::chrono::milliseconds interval_;
+  const std::chrono::milliseconds timeout_;
+  std::vector<std::atomic<int64_t>> done_;  // per node: every round <= this is finished
+  mutable std::mutex mu_;
+  std::map<int64_t, unsigned> accepted_;                         // GUARDED_BY(mu_)
+  std::vector<std::optional<Clock::time_point>> last_accepted_;  // GUARDED_BY(mu_)
+  int64_t taken_ = -1;                                           // GUARDED_BY(mu_)
+  std::vector<std::jthread> threads_;
+};
+
+// LockWatcher: who holds the agents' lock over time, so a dual-master window
+// can tell the legitimate master (the holder) from the one that should have
+// been fenced. Blocking queries on the lock key, against each Consul server
+// in turn over the runner's management path; the holder is the node whose
+// address the lock value names while the key has a session.
+//
+// Thread-safety: Start()/Stop() from the owner; HolderAt() is thread-safe.
+class LockWatcher {
+ public:
+  // node_addrs: each node's Redis "ip:port" (the lock value names the
+  // holder's announce address and port).
+  LockWatcher(std::vector<std::pair<std::string, int>> consul, std::string key,
+              std::vector<std::pair<std::string, int>> node_addrs);
+  ~LockWatcher();
+  LockWatcher(const LockWatcher&) = delete;
+  LockWatcher& operator=(const LockWatcher&) = delete;
+
+  void Start();
+  void Stop();
+  // The holder's node index at `t` (-1: free), nullopt before the first answer.
+  std::optional<int> HolderAt(Clock::time_point t) const;
+
+ private:
+  void Loop(std::stop_token stop);
+
+  const std::vector<std::pair<std::string, int>> consul_;
+  const std::string key_;
+  const std::vector<std::pair<std::string, int>> node_addrs_;
+  mutable std::mutex mu_;
+  std::vector<std::pair<Clock::time_point, int>> changes_;  // GUARDED_BY(mu_)
+  std::jthread thread_;
+};
+
+}  // namespace resec::chaos
