@@ -91,7 +91,7 @@ std::string RenderMetrics(const BoardSnapshot& snap, const Config& config) {
   }
   gauge("resec_lock_held", "1 while this agent holds the Consul lock.", snap.consul.lock_held ? 1 : 0);
   gauge("resec_redis_healthy", "1 while the managed Redis answers and is not loading.", snap.redis.healthy ? 1 : 0);
-  gauge("resec_consul_reachable", "1 while the last call to Consul succeeded.", snap.consul.reachable ? 1 : 0);
+  gauge("resec_consul_reachable", "1 while the Consul agent answers (error statuses included).", snap.consul.reachable ? 1 : 0);
   gauge("resec_master_link_up", "1 while the replica's link to its master is up.", snap.redis.master_link_up ? 1 : 0);
   gauge("resec_registered", "1 while our service is registered in Consul.", snap.consul.registered ? 1 : 0);
   gauge("resec_replication_offset", "Replication offset of the managed Redis.",

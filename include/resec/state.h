@@ -135,7 +135,7 @@ inline std::string MemberKey(const std::string& node, const std::string& service
 struct ConsulState {
   bool ready = false;      // first round of Consul calls done
   std::string node_name;   // the Consul node our agent talks to
-  bool reachable = false;  // the last call to Consul succeeded
+  bool reachable = false;  // the Consul agent answers at all (an error status is an answer)
   std::string error;       // last Consul problem, for logs and /state
 
   std::string session_id;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -22,11 +23,17 @@ constexpr milliseconds kBlockingWait{55'000};
 // After a failed acquire on a free key (lock-delay active, or a race), the key
 // does not change when the delay ends, so poll instead of blocking.
 constexpr milliseconds kAcquireRetry{250};
-// A blocking query that returns at once without a new index is Consul telling
-// us nothing; never loop faster than this on it.
+// A blocking query that returns faster than this without a new index did not
+// block (a proxy or cache in front of Consul, an endpoint without
+// X-Consul-Index): it is told nothing new, so such answers back off like
+// errors instead of being polled at this pace.
 constexpr milliseconds kMinQueryInterval{50};
 constexpr milliseconds kBackoffStart{100};
 constexpr milliseconds kBackoffMax{2000};
+// A failed check refresh is retried this soon: well inside the check TTL
+// (3 x HEALTHCHECK_TIMEOUT by default), which a session bound to the check
+// must not outlive.
+constexpr milliseconds kCheckRetry{500};
 // Peer reports carry offsets that move with every write; writing each change
 // would be a Raft write per INFO poll. Identity changes go out at once.
 constexpr milliseconds kReportOffsetInterval{1000};
@@ -46,8 +53,9 @@ milliseconds NextBackoff(milliseconds current) {
 // that is news about the session, not about Consul's health.
 bool IsInvalidSession(const Status& s) { return s.message().find("invalid session") != std::string::npos; }
 
-// Whether a failure means Consul cannot be relied on right now (the
-// reconciler then changes nothing), as opposed to Consul refusing one request.
+// For the lock monitor: whether a failed read leaves the lock's fate unknown
+// (no answer, or Consul unable to answer: 429, 5xx), as opposed to Consul
+// refusing the request itself.
 bool IsTransport(const Status& s) {
   if (IsInvalidSession(s)) return false;
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded ||
@@ -69,7 +77,27 @@ bool SameIdentity(const std::string& written, const PeerReport& wanted) {
   return a == b;
 }
 
+// "<method> <path>: <code>[ <text>]": the HTTP client's shape for a status
+// answer (StatusFromHttp). The path is percent-encoded, so the first ": "
+// ends it.
+bool CarriesHttpStatus(std::string_view message) {
+  const size_t colon = message.find(": ");
+  if (colon == std::string_view::npos) return false;
+  const std::string_view rest = message.substr(colon + 2);
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  return rest.size() >= 3 && digit(rest[0]) && digit(rest[1]) && digit(rest[2]) &&
+         (rest.size() == 3 || rest[3] == ' ');
+}
+
 }  // namespace
+
+bool IsConnectionFailure(const Status& status) {
+  if (status.code() == StatusCode::kDeadlineExceeded) return true;
+  // The client reports both a failed exchange and a 429/5xx answer as
+  // unavailable (retry later); only the answer carries an HTTP status.
+  if (status.code() != StatusCode::kUnavailable) return false;
+  return !CarriesHttpStatus(status.message());
+}
 
 Watcher::Watcher(const Config& config, ClientFactory make_client, const Clock& clock,
                  BoundedQueue<ConsulIntent>& intents, PublishConsulState publish)
@@ -153,9 +181,25 @@ bool Watcher::Sleep(std::stop_token& stop, milliseconds d) {
 void Watcher::Note(const char* operation, const Status& status) {
   if (status.code() == StatusCode::kCancelled) return;
   std::lock_guard lock(mu_);
-  if (status.ok()) {
-    if (!state_.reachable) spdlog::info("consul: reachable again ({})", operation);
+  // Reachable means the agent answers at all: any answer, even an error
+  // status, proves it. Failed exchanges disprove it once two different
+  // operations fail with no answer in between: a dead or cut-off agent fails
+  // every loop at once, while one endpoint that hangs is a broken endpoint.
+  // (Flipping on every failed call made one broken endpoint read as an
+  // outage of Consul, and freeze the reconciler, once per retry.)
+  if (status.ok() || !IsConnectionFailure(status)) {
+    if (lost_contact_) spdlog::info("consul: reachable again ({})", operation);
+    lost_contact_ = false;
+    unanswered_.clear();
     state_.reachable = true;
+  } else {
+    unanswered_.insert(operation);
+    if (unanswered_.size() >= 2) {
+      lost_contact_ = true;
+      state_.reachable = false;
+    }
+  }
+  if (status.ok()) {
     last_errors_.erase(operation);
     if (last_error_op_ == operation) {
       last_error_op_.clear();
@@ -176,7 +220,6 @@ void Watcher::Note(const char* operation, const Status& status) {
   last_error_op_ = operation;
   last_error_ = text;
   state_.error = std::string(operation) + ": " + text;
-  if (IsTransport(status)) state_.reachable = false;
   PublishLocked();
 }
 
@@ -292,9 +335,11 @@ void Watcher::ControlLoop(std::stop_token stop) {
       std::lock_guard lock(mu_);
       if (!state_.session_id.empty()) next = std::min(next, next_renew_);
       if (state_.registered) next = std::min(next, next_check_);
-      // A registration that has to be repaired, or a session to create, goes
-      // round again quickly (bounded by the backoff timers inside).
-      if (have && intent.register_as.has_value() != state_.registered) next = std::min(next, now + kBackoffStart);
+      // A registration that has to be repaired goes round again quickly, but
+      // not before its backoff allows another try.
+      if (have && intent.register_as.has_value() != state_.registered) {
+        next = std::min(next, std::max(now + kBackoffStart, next_register_try_));
+      }
     }
     const auto wait = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(next - now));
     std::optional<ConsulIntent> got = intents_.TryPopFor(wait);
@@ -337,15 +382,31 @@ void Watcher::ReleaseIfUnwanted(Client& client, const ConsulIntent& intent) {
 void Watcher::EnsureRegistration(Client& client, const ConsulIntent& intent) {
   bool registered;
   RedisRole role;
+  TimePoint next_try;
   {
     std::lock_guard lock(mu_);
     registered = state_.registered;
     role = state_.registered_role;
+    next_try = next_register_try_;
   }
+  const TimePoint now = clock_.Now();
+  // The session's rule: after a failure, wait 0.2, 0.4, ... up to 2 s.
+  auto note_outcome = [&](const Status& st) {
+    std::lock_guard lock(mu_);
+    if (st.ok()) {
+      register_failures_ = 0;
+      next_register_try_ = TimePoint{};
+      return;
+    }
+    register_failures_++;
+    next_register_try_ = now + std::min(kBackoffMax, kBackoffStart * (1 << std::min(register_failures_, 5)));
+  };
   if (intent.register_as) {
     if (registered && role == *intent.register_as) return;
+    if (now < next_try) return;
     Status st = client.RegisterService(RegistrationFor(*intent.register_as));
     Note("register service", st);
+    note_outcome(st);
     if (!st.ok()) return;
     // Registered checks start as "warning" (the original's choice); pass the
     // real status at once so a healthy instance is discoverable immediately.
@@ -358,10 +419,12 @@ void Watcher::EnsureRegistration(Client& client, const ConsulIntent& intent) {
     std::lock_guard lock(mu_);
     state_.registered = true;
     state_.registered_role = *intent.register_as;
-    last_check_status_ = check.ok() ? intent.check_status : "";
-    next_check_ = clock_.Now() + std::min(config_.healthcheck_interval, config_.EffectiveCheckTtl() / 3);
+    last_check_status_ = intent.check_status;
+    next_check_ = clock_.Now() + (check.ok() ? std::min(config_.healthcheck_interval, config_.EffectiveCheckTtl() / 3)
+                                             : kCheckRetry);
     PublishLocked();
   } else if (registered) {
+    if (now < next_try) return;
     // Consul invalidates a session bound to a check that goes away, and then
     // holds our report key under lock-delay: release and destroy it first.
     std::string session;
@@ -372,6 +435,7 @@ void Watcher::EnsureRegistration(Client& client, const ConsulIntent& intent) {
     if (!session.empty()) DropSession(client, session);
     Status st = client.DeregisterService(config_.ServiceId());
     Note("deregister service", st);
+    note_outcome(st);
     if (!st.ok()) return;
     spdlog::info("consul: deregistered {}", config_.ServiceId());
     std::lock_guard lock(mu_);
@@ -385,6 +449,8 @@ void Watcher::RefreshCheck(Client& client, const ConsulIntent& intent) {
   {
     std::lock_guard lock(mu_);
     if (!state_.registered) return;
+    // A new status goes out at once; the same one (even one that failed) waits
+    // for its timer, or a failing endpoint gets a call per loop wake-up.
     if (clock_.Now() < next_check_ && intent.check_status == last_check_status_) return;
   }
   Status st = client.UpdateTtlCheck(config_.CheckId(), intent.check_status,
@@ -403,9 +469,9 @@ void Watcher::RefreshCheck(Client& client, const ConsulIntent& intent) {
   // must not cost the lock.
   const milliseconds period = std::min(config_.healthcheck_interval, config_.EffectiveCheckTtl() / 3);
   std::lock_guard lock(mu_);
-  next_check_ = clock_.Now() + (st.ok() ? period : milliseconds(500));
+  next_check_ = clock_.Now() + (st.ok() ? period : kCheckRetry);
+  last_check_status_ = intent.check_status;
   if (st.ok()) {
-    last_check_status_ = intent.check_status;
     last_check_ok_ = clock_.Now();
     UpdateLeaseLocked();
     PublishLocked();
@@ -649,6 +715,7 @@ void Watcher::LockLoop(std::stop_token stop) {
   uint64_t index = 0;
   int failures = 0;
   milliseconds backoff{0};
+  milliseconds quick{0};  // backoff for answers that did not block
   bool retry_acquire = false;
   while (!stop.stop_requested()) {
     bool held;
@@ -685,11 +752,15 @@ void Watcher::LockLoop(std::stop_token stop) {
       }
       continue;
     }
+    // A blocking read (index given) that came back at once unchanged did
+    // not block; a plain read (index 0, after an error or to retry an
+    // acquire) is meant to come back at once.
+    const bool did_not_block =
+        q.index != 0 && r->meta.index == index && clock_.Now() - started < kMinQueryInterval;
     failures = 0;
     backoff = milliseconds(0);
     Note("watch lock", Status::Ok());
     const uint64_t new_index = r->meta.index;
-    const bool unchanged = new_index == index;
     // Consul's rules: an index that goes backwards (a restarted or new
     // leader's store) resets to 0; never block on an index below 1.
     index = new_index < index ? 0 : std::max<uint64_t>(new_index, 1);
@@ -713,13 +784,14 @@ void Watcher::LockLoop(std::stop_token stop) {
       PublishLocked();
       want = intent_.hold_lock && state_.lock_free && !state_.session_id.empty();
     }
+    // A real blocking answer or a change resets the pace.
+    quick = did_not_block ? NextBackoff(quick) : milliseconds(0);
     retry_acquire = false;
     if (want && !TryAcquire(*client)) retry_acquire = true;
     if (retry_acquire) {
       Sleep(stop, kAcquireRetry);
-    } else if (unchanged) {
-      const auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - started);
-      if (elapsed < kMinQueryInterval) Sleep(stop, kMinQueryInterval - elapsed);
+    } else if (quick.count() > 0) {
+      Sleep(stop, quick);
     }
   }
   std::lock_guard lock(clients_mu_);
@@ -737,6 +809,7 @@ void Watcher::WatchLoop(std::stop_token stop, const char* operation,
   }
   uint64_t index = 0;
   milliseconds backoff{0};
+  milliseconds quick{0};  // backoff for answers that did not block
   while (!stop.stop_requested()) {
     QueryOptions q;
     q.index = index;
@@ -755,12 +828,11 @@ void Watcher::WatchLoop(std::stop_token stop, const char* operation,
     }
     backoff = milliseconds(0);
     Note(operation, Status::Ok());
-    const bool unchanged = *r == index;
+    const bool did_not_block = q.index != 0 && *r == index && clock_.Now() - started < kMinQueryInterval;
     index = *r < index ? 0 : std::max<uint64_t>(*r, 1);
-    if (unchanged) {
-      const auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - started);
-      if (elapsed < kMinQueryInterval) Sleep(stop, kMinQueryInterval - elapsed);
-    }
+    // A real blocking answer or a change resets the pace.
+    quick = did_not_block ? NextBackoff(quick) : milliseconds(0);
+    if (quick.count() > 0) Sleep(stop, quick);
   }
   std::lock_guard lock(clients_mu_);
   std::erase(live_clients_, client.get());

@@ -409,6 +409,13 @@ struct ConsulFaultRow {
   // What the agent's log line must say about it.
   std::vector<std::string> expect_any;
   std::string body = {};  // kStatus: the error body ("" = what Consul says)
+  // Requests to the faulty endpoint allowed over kObserve (0: not checked):
+  // a retry without growing backoff makes several a second.
+  int64_t max_fault_path_requests = 0;
+  // A fault of one endpoint that answers (an HTTP status) says nothing about
+  // whether the Consul agent can be reached: no "reachable again" line, no
+  // "consul-unreachable" decision. -1: not checked (connection-level faults).
+  int max_reachability_lines = -1;
 };
 
 std::ostream& operator<<(std::ostream& o, const ConsulFaultRow& r) { return o << r.name; }
@@ -464,6 +471,14 @@ TEST_P(ConsulFault, AgentKeepsRunningLogsOncePerChangeAndRecovers) {
   // Backing off: the watch loops back off to 2 s, so a few requests a second;
   // a retry loop without backoff would make thousands over kObserve.
   EXPECT_LE(requests, 300) << fault.RecentRequests();
+  if (row.max_fault_path_requests > 0) {
+    EXPECT_LE(fault.RequestsTo(row.path_prefix), row.max_fault_path_requests)
+        << "no growing backoff on " << row.path_prefix << ":\n" << fault.RecentRequests(60);
+  }
+  if (row.max_reachability_lines >= 0) {
+    EXPECT_LE(CountLines(log, {"consul: reachable again"}), row.max_reachability_lines) << log;
+    EXPECT_LE(CountLines(log, {"reconcile: consul-unreachable"}), row.max_reachability_lines) << log;
+  }
   // The state server still answers and shows the problem.
   auto state = agent.Get("/state");
   ASSERT_OK(state);
@@ -516,12 +531,70 @@ INSTANTIATE_TEST_SUITE_P(
         ConsulFaultRow{"SessionEndpoint500", "/v1/session/", Fault::kStatus, 500, {"create session failed"}},
         ConsulFaultRow{"KvEndpoint403", "/v1/kv/", Fault::kStatus, 403, {"PERMISSION_DENIED"}},
         ConsulFaultRow{"HealthEndpointNonJson", "/v1/health/", Fault::kNonJson, 200, {"watch masters failed"}},
-        ConsulFaultRow{"RegisterEndpointHangs", "/v1/agent/service/register", Fault::kHang, 200, {"failed: "}},
+        // Each register call times out while the rest of Consul answers: a
+        // broken endpoint, not an unreachable agent (it flipped per retry).
+        ConsulFaultRow{"RegisterEndpointHangs", "/v1/agent/service/register", Fault::kHang, 200, {"failed: "}, "", 0,
+                       0},
+        // Registration backs off like the session (0.2, 0.4, ... 2 s): about 7
+        // calls in kObserve, where a fixed 100 ms retry made 60 and more.
         ConsulFaultRow{"RegisterEndpoint500", "/v1/agent/service/register", Fault::kStatus, 500,
-                       {"register service failed"}},
+                       {"register service failed"}, "", 10, 0},
+        // The check refresh retries every 500 ms (it went out on every loop
+        // wake-up: 30 calls in kObserve); each 500 is an answer, so Consul
+        // stays reachable (it used to flip once per retry).
         ConsulFaultRow{"CheckUpdateEndpoint500", "/v1/agent/check/update/", Fault::kStatus, 500,
-                       {"update check failed"}}),
+                       {"update check failed"}, "", 18, 0}),
     [](const ::testing::TestParamInfo<ConsulFaultRow>& info) { return info.param.name; });
+
+// Answers that never block: a proxy or cache in front of Consul, or an
+// endpoint that drops X-Consul-Index, answers every blocking query at once
+// with the same index. Each watch used to ask again after 50 ms (20 requests
+// a second, per watch, for as long as it lasts); it now backs off to 2 s.
+TEST(ConsulFastAnswers, WatchesBackOffOnAnswersThatNeverBlock) {
+  ConsulAgent consul;
+  ASSERT_OK(consul.Start());
+  RedisServer redis;
+  ASSERT_OK(redis.Start());
+  FaultHttpServer fault;
+  ASSERT_OK(fault.Start());
+  // A fresh dev agent's KV index is 1, the very index the fake answers below
+  // imply: after them the agent's lock watch would park on it for the whole
+  // wait. A real cluster has written KV long before; so has this one.
+  ASSERT_OK(consul.Put("/v1/kv/resec/unrelated", "x"));
+  fault.SetUpstream("127.0.0.1", consul.http_port());
+  const std::string prefix = "fast";
+  const std::string lock_path = "/v1/kv/resec/" + prefix + "/.lock";
+  // The master watch: nobody passing, at once, without an index.
+  fault.AddRule({"/v1/health/", Fault::kStatus, 200, "[]"});
+  // The lock watch (and the peers watch under it): held by another session,
+  // at once, without an index; held, so the agent never tries to acquire.
+  fault.AddRule({lock_path, Fault::kStatus, 200,
+                 R"([{"Key":"resec/fast/.lock","Session":"6d2e8c3a-0000-4000-8000-000000000001",)"
+                 R"("LockIndex":1,"CreateIndex":5,"ModifyIndex":5,"Flags":0}])"});
+  ResecAgent agent("resec", AgentEnv(redis.addr(), fault.addr(), prefix));
+  ASSERT_OK(agent.Start());
+  ASSERT_FALSE(WaitFor([&] { return !agent.Running(); }, kObserve, 100ms)) << agent.ReadLog();
+
+  const int64_t masters = fault.RequestsTo("/v1/health/");
+  // The lock key itself, without the keys under it (peers, reports).
+  const int64_t lock = fault.RequestsTo(lock_path) - fault.RequestsTo(lock_path + "/");
+  std::printf("consul fast answers: masters watch %lld, lock watch %lld requests in %lld s\n",
+              static_cast<long long>(masters), static_cast<long long>(lock),
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(kObserve).count()));
+  // 100, 200, 400, 800, 1600, 2000 ms: about 7 each over kObserve; 50 ms
+  // pacing would make over 100.
+  EXPECT_GE(masters, 2) << fault.RecentRequests(60);
+  EXPECT_LE(masters, 15) << fault.RecentRequests(60);
+  EXPECT_GE(lock, 2) << fault.RecentRequests(60);
+  EXPECT_LE(lock, 15) << fault.RecentRequests(60);
+  EXPECT_EQ(CrashMark(agent.ReadLog()), "");
+
+  // Real blocking answers again: the agent takes the now free lock.
+  fault.ClearFaults();
+  EXPECT_TRUE(WaitFor([&] { return PassingMaster(consul, prefix, redis.port()); }, kRecover, 100ms))
+      << agent.ReadLog() << "\nrequests:\n" << fault.RecentRequests();
+  EXPECT_EQ(agent.Stop().code, 0);
+}
 
 // ===================================================================== 3. Redis faults
 

@@ -10,8 +10,12 @@
 //              acquires the moment the key turns free and we want it;
 //   masters  - blocking health query of the passing master instances;
 //   peers    - blocking read of the members' reports.
-// Every loop backs off on errors and is rate-limited, so a misbehaving Consul
-// is never hammered; an error is logged once per change, not per retry.
+// Every loop backs off on errors and is rate-limited (answers that come back
+// at once without a new index back off too), so a misbehaving Consul is never
+// hammered; an error is logged once per change, not per retry.
+// ConsulState::reachable means "the Consul agent answers at all": only failed
+// exchanges (refused, reset, timed out, TLS) of two different operations
+// clear it; an HTTP error status is an answer and keeps it.
 //
 // Thread-safety: Start/Stop/Shutdown from one owner thread. The publish
 // callback is invoked from the actor's threads with the internal lock held
@@ -25,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -35,6 +40,13 @@
 #include "resec/state.h"
 
 namespace resec::consul {
+
+// Whether a failed call never got an answer from Consul's HTTP API at all
+// (connection refused or reset, timeout, TLS, name resolution), as opposed to
+// an answer carrying an error status (403, 429, 500 "No cluster leader", ...).
+// Relies on the HTTP client's message shape for statuses ("<method> <path>:
+// <code> ...", see StatusFromHttp).
+bool IsConnectionFailure(const Status& status);
 
 // Makes a client whose plain (non-blocking) calls time out after `timeout`.
 using ClientFactory = std::function<std::unique_ptr<Client>(std::chrono::milliseconds timeout)>;
@@ -80,7 +92,8 @@ class Watcher {
   void DropSession(Client& client, const std::string& session);
 
   ServiceRegistration RegistrationFor(RedisRole role) const;
-  // Records the outcome of a call: reachability and a once-per-change log line.
+  // Records the outcome of a call: reachability (logged when it changes) and
+  // a once-per-change error line per operation.
   void Note(const char* operation, const Status& status);
   // REQUIRES: mu_ held.
   void PublishLocked();
@@ -109,8 +122,17 @@ class Watcher {
   bool session_has_check_ = false;
   TimePoint next_renew_{}, last_renew_ok_{}, next_session_try_{}, next_check_{}, last_check_ok_{};
   std::chrono::milliseconds session_ttl_{0};
-  std::string last_check_status_;
+  std::string last_check_status_;  // the status last sent, accepted or not
   int session_failures_ = 0;
+  // Registration (and deregistration) retries back off like session creation:
+  // an endpoint answering 500 must not get ten calls a second.
+  int register_failures_ = 0;
+  TimePoint next_register_try_{};
+  // Operations whose exchange failed since the last answer (any operation's).
+  std::set<std::string> unanswered_;
+  // Set when failed exchanges cleared state_.reachable, so "reachable again"
+  // is logged only after a real outage (not for the first answer at start).
+  bool lost_contact_ = false;
   bool cleaned_stale_registration_ = false;
   bool have_node_name_ = false;  // GUARDED_BY(mu_)
   std::map<std::string, std::string> last_errors_;  // operation -> last error logged

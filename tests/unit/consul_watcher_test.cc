@@ -1,0 +1,379 @@
+// consul::Watcher against a fake Consul: how it paces retries and what
+// "reachable" means. Real time drives the loops (the watcher sleeps on a
+// condition variable); the tests wait on call counts with deadlines and judge
+// the gaps between calls, whose lower bounds the watcher's sleeps guarantee.
+#include "resec/consul/watcher.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "resec/consul/json_codec.h"
+
+namespace resec::consul {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+// ------------------------------------------------------------ classification
+
+struct ConnectionFailureRow {
+  std::string name;
+  Status status;
+  bool connection_failure;
+};
+
+TEST(IsConnectionFailure, OnlyAFailedExchangeCounts) {
+  const std::vector<ConnectionFailureRow> rows = {
+      {"ok", Status::Ok(), false},
+      // What the HTTP client makes of a failed exchange (httplib's error names).
+      {"refused", Unavailable("GET /v1/kv/resec/.lock: Connection"), true},
+      {"reset or cut short", Unavailable("PUT /v1/session/renew/abc: Read"), true},
+      {"write failed", Unavailable("PUT /v1/agent/service/register: Write"), true},
+      {"connect timeout", Unavailable("GET /v1/health/service/redis-master: ConnectionTimeout"), true},
+      {"TLS", Unavailable("GET /v1/agent/self: TLS: certificate verify failed: self-signed certificate"), true},
+      {"TLS handshake", Unavailable("GET /v1/agent/self: SSLConnection (error:0A000126:SSL routines::unexpected eof)"),
+       true},
+      {"name resolution", Unavailable("GET /v1/agent/self: resolve consul.example: Name or service not known"), true},
+      {"deadline", DeadlineExceeded("GET /v1/agent/self: timed out"), true},
+      {"a fake's bare message", Unavailable("injected"), true},
+      // Answers: the agent is there, whatever it says.
+      {"500 no leader", StatusFromHttp("PUT", "/v1/agent/check/update/x", 500, "No cluster leader\n"), false},
+      {"500 without body", StatusFromHttp("PUT", "/v1/agent/check/update/x", 500, ""), false},
+      {"502 from a proxy", StatusFromHttp("GET", "/v1/kv/a", 502, "Bad Gateway"), false},
+      {"503", StatusFromHttp("GET", "/v1/kv/a", 503, "Service Unavailable"), false},
+      {"429", StatusFromHttp("GET", "/v1/kv/a", 429, "rate limit"), false},
+      {"403", StatusFromHttp("GET", "/v1/kv/a", 403, "Permission denied"), false},
+      {"404", StatusFromHttp("GET", "/v1/kv/a", 404, ""), false},
+      {"400", StatusFromHttp("PUT", "/v1/kv/a", 400, "bad"), false},
+      {"302", StatusFromHttp("GET", "/v1/kv/a", 302, ""), false},
+      // A key that spells a status is percent-encoded in the path.
+      {"500 on a key named like a status", StatusFromHttp("GET", "/v1/kv/a%3A%20500", 500, ""), false},
+      {"refused on a key named like a status", Unavailable("GET /v1/kv/a%3A%20500: Connection"), true},
+      {"body over the cap", Internal("GET /v1/kv/a: response body larger than the 1048576-byte limit, refused"),
+       false},
+      {"not JSON", InvalidArgument("kv: not JSON: <html>"), false},
+      {"cancelled", Cancelled("GET /v1/kv/a: client cancelled"), false},
+  };
+  for (const ConnectionFailureRow& row : rows) {
+    SCOPED_TRACE(row.name + ": " + row.status.ToString());
+    EXPECT_EQ(IsConnectionFailure(row.status), row.connection_failure);
+  }
+}
+
+// ------------------------------------------------------------ fake Consul
+
+// One Consul shared by the watcher's clients. Blocking reads with an index
+// hold until the client is cancelled or kHold passes (nothing changes), unless
+// the read is switched to answer at once (a proxy or cache in front of Consul).
+class FakeConsul {
+ public:
+  static constexpr milliseconds kHold{300};
+
+  // Failure switches: the status a call answers with (OK: succeed).
+  void FailRegister(Status s) { Set(register_, std::move(s)); }
+  void FailCheckUpdate(Status s) { Set(check_, std::move(s)); }
+  void FailRenew(Status s) { Set(renew_, std::move(s)); }
+  void FailReads(Status s) { Set(reads_, std::move(s)); }
+  void SetFastHealth(bool fast) {
+    std::lock_guard lock(mu_);
+    fast_health_ = fast;
+  }
+
+  // When each call of `op` was made.
+  std::vector<TimePoint> Calls(const std::string& op) const {
+    std::lock_guard lock(mu_);
+    auto it = calls_.find(op);
+    return it == calls_.end() ? std::vector<TimePoint>{} : it->second;
+  }
+  size_t Count(const std::string& op) const { return Calls(op).size(); }
+
+  Status Register() { return Call("register", register_); }
+  Status Check() { return Call("check", check_); }
+  Status Renew() { return Call("renew", renew_); }
+  Status Read(const std::string& op) { return Call(op, reads_); }
+  bool fast_health() const {
+    std::lock_guard lock(mu_);
+    return fast_health_;
+  }
+
+ private:
+  void Set(Status& slot, Status s) {
+    std::lock_guard lock(mu_);
+    slot = std::move(s);
+  }
+  // Records the call and answers with the switch's current status.
+  Status Call(const std::string& op, const Status& fault) {
+    std::lock_guard lock(mu_);
+    calls_[op].push_back(SteadyClock::now());
+    return fault;
+  }
+
+  mutable std::mutex mu_;
+  Status register_, check_, renew_, reads_;  // GUARDED_BY(mu_)
+  bool fast_health_ = false;
+  std::map<std::string, std::vector<TimePoint>> calls_;
+};
+
+class FakeClient final : public Client {
+ public:
+  explicit FakeClient(FakeConsul& consul) : consul_(consul) {}
+
+  StatusOr<std::string> CreateSession(const SessionOptions&) override { return std::string("session-1"); }
+  StatusOr<std::chrono::seconds> RenewSession(const std::string&) override {
+    Status s = consul_.Renew();
+    if (!s.ok()) return s;
+    return std::chrono::seconds(15);
+  }
+  Status DestroySession(const std::string&) override { return Status::Ok(); }
+  StatusOr<WithMeta<std::optional<KvPair>>> GetKey(const std::string&, const QueryOptions& q) override {
+    if (Status s = Hold(q, false); !s.ok()) return s;
+    if (Status s = consul_.Read("lock"); !s.ok()) return s;
+    // Held by another session: the watcher never tries to acquire.
+    KvPair pair{.key = "resec/.lock", .session = "other", .lock_index = 1, .modify_index = 7};
+    return WithMeta<std::optional<KvPair>>{pair, QueryMeta{.index = 7}};
+  }
+  StatusOr<WithMeta<std::vector<KvPair>>> ListKeys(const std::string&, const QueryOptions& q) override {
+    if (Status s = Hold(q, false); !s.ok()) return s;
+    if (Status s = consul_.Read("peers"); !s.ok()) return s;
+    return WithMeta<std::vector<KvPair>>{{}, QueryMeta{.index = 7}};
+  }
+  StatusOr<bool> AcquireKey(const std::string&, const std::string&, const std::string&) override { return true; }
+  StatusOr<bool> ReleaseKey(const std::string&, const std::string&, const std::string&) override { return true; }
+  Status PutKey(const std::string&, const std::string&) override { return Status::Ok(); }
+  Status DeleteKey(const std::string&) override { return Status::Ok(); }
+  Status RegisterService(const ServiceRegistration&) override { return consul_.Register(); }
+  Status DeregisterService(const std::string&) override { return Status::Ok(); }
+  Status UpdateTtlCheck(const std::string&, const std::string&, const std::string&) override {
+    return consul_.Check();
+  }
+  StatusOr<WithMeta<std::vector<ServiceInstance>>> HealthyInstances(const std::string&, const std::string&,
+                                                                      const QueryOptions& q) override {
+    if (Status s = Hold(q, consul_.fast_health()); !s.ok()) return s;
+    if (Status s = consul_.Read("masters"); !s.ok()) return s;
+    return WithMeta<std::vector<ServiceInstance>>{{}, QueryMeta{.index = 7}};
+  }
+  StatusOr<std::string> Leader() override { return std::string("127.0.0.1:8300"); }
+  void Cancel() override {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  // Consul holds a blocking read (index > 0) while nothing changes.
+  Status Hold(const QueryOptions& q, bool fast) {
+    std::unique_lock lock(mu_);
+    if (q.index > 0 && !fast) cv_.wait_for(lock, FakeConsul::kHold, [&] { return cancelled_; });
+    if (cancelled_) return Cancelled("fake: cancelled");
+    return Status::Ok();
+  }
+
+  FakeConsul& consul_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+};
+
+// ------------------------------------------------------------ fixture
+
+class ConsulWatcherTest : public ::testing::Test {
+ protected:
+  ConsulWatcherTest() : intents_(8) {
+    config_.announce_addr = {"127.0.0.1", 6379};
+    config_.healthcheck_interval = 200ms;
+    config_.healthcheck_timeout = 1s;
+  }
+  ~ConsulWatcherTest() override {
+    if (watcher_) watcher_->Stop();
+  }
+
+  void Start() {
+    watcher_ = std::make_unique<Watcher>(
+        config_, [this](milliseconds) { return std::make_unique<FakeClient>(consul_); }, clock_, intents_,
+        [this](const ConsulState& s) {
+          std::lock_guard lock(mu_);
+          published_.push_back(s);
+        });
+    watcher_->Start();
+  }
+  void WantRegistered() {
+    ConsulIntent intent;
+    intent.register_as = RedisRole::kMaster;
+    ASSERT_TRUE(intents_.Push(intent));
+  }
+  std::vector<ConsulState> Published() const {
+    std::lock_guard lock(mu_);
+    return published_;
+  }
+  static bool WaitFor(const std::function<bool()>& cond, milliseconds timeout) {
+    const TimePoint end = SteadyClock::now() + timeout;
+    while (!cond()) {
+      if (SteadyClock::now() > end) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+  // Once reachable, every published state stayed reachable.
+  void ExpectStayedReachable() const {
+    const std::vector<ConsulState> published = Published();
+    ASSERT_FALSE(published.empty());
+    bool seen_reachable = false;
+    for (const ConsulState& s : published) {
+      if (seen_reachable) {
+        EXPECT_TRUE(s.reachable) << "error: " << s.error;
+      }
+      seen_reachable = seen_reachable || s.reachable;
+    }
+    EXPECT_TRUE(seen_reachable);
+  }
+  // The gaps between consecutive calls, in milliseconds.
+  static std::vector<int64_t> Gaps(const std::vector<TimePoint>& calls) {
+    std::vector<int64_t> gaps;
+    for (size_t i = 1; i < calls.size(); ++i) {
+      gaps.push_back(std::chrono::duration_cast<milliseconds>(calls[i] - calls[i - 1]).count());
+    }
+    return gaps;
+  }
+  static std::string Show(const std::vector<int64_t>& gaps) {
+    std::string out;
+    for (int64_t g : gaps) out += std::to_string(g) + "ms ";
+    return out;
+  }
+
+  Config config_;
+  SystemClock clock_;
+  FakeConsul consul_;
+  BoundedQueue<ConsulIntent> intents_;
+  mutable std::mutex mu_;
+  std::vector<ConsulState> published_;
+  std::unique_ptr<Watcher> watcher_;
+};
+
+// A register endpoint answering 500 got a call every 100 ms, for as long as
+// it lasted; it now gets the session's backoff: 200, 400, 800 ms, ... 2 s.
+TEST_F(ConsulWatcherTest, RegistrationRetriesBackOff) {
+  consul_.FailRegister(StatusFromHttp("PUT", "/v1/agent/service/register", 500, "No cluster leader"));
+  Start();
+  WantRegistered();
+  ASSERT_TRUE(WaitFor([&] { return consul_.Count("register") >= 4; }, 10s)) << consul_.Count("register");
+  const std::vector<int64_t> gaps = Gaps(consul_.Calls("register"));
+  SCOPED_TRACE("gaps: " + Show(gaps));
+  EXPECT_GE(gaps[0], 190);
+  EXPECT_GE(gaps[1], 390);
+  EXPECT_GE(gaps[2], 790);
+
+  // Healed: registered at the next try, and the backoff starts over.
+  consul_.FailRegister(Status::Ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = Published();
+        return !p.empty() && p.back().registered;
+      },
+      5s));
+}
+
+// Watches whose answers come back at once with the same index (a proxy or
+// cache that does not block) were polled every 50 ms; they now back off.
+TEST_F(ConsulWatcherTest, AnswersThatDoNotBlockBackOff) {
+  consul_.SetFastHealth(true);
+  Start();
+  ASSERT_TRUE(WaitFor([&] { return consul_.Count("masters") >= 6; }, 10s)) << consul_.Count("masters");
+  const std::vector<int64_t> gaps = Gaps(consul_.Calls("masters"));
+  SCOPED_TRACE("gaps: " + Show(gaps));
+  // The first read has no index (it may not block); from the second on each
+  // answer is unchanged: 100, 200, 400, 800 ms.
+  EXPECT_GE(gaps[2], 190);
+  EXPECT_GE(gaps[3], 390);
+  EXPECT_GE(gaps[4], 790);
+
+  // Real blocking answers again: the pace resets (no sleep after them).
+  consul_.SetFastHealth(false);
+  const size_t before = consul_.Count("masters");
+  ASSERT_TRUE(WaitFor([&] { return consul_.Count("masters") >= before + 4; }, 10s));
+  const std::vector<int64_t> later = Gaps(consul_.Calls("masters"));
+  SCOPED_TRACE("later gaps: " + Show(later));
+  // Each blocking read is held kHold, and followed by no sleep.
+  EXPECT_LT(later.back(), FakeConsul::kHold.count() + 200);
+}
+
+// One endpoint answering 500 (the check update) flipped "reachable" on every
+// retry, and with it the reconciler's decision; an answer is not an outage.
+TEST_F(ConsulWatcherTest, AnErrorStatusFromOneEndpointLeavesConsulReachable) {
+  consul_.FailCheckUpdate(StatusFromHttp("PUT", "/v1/agent/check/update/x", 500, "No cluster leader"));
+  Start();
+  WantRegistered();
+  // The reconciler sends its intent again and again (each Redis or Consul
+  // change): every wake-up used to retry the failed check at once.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        ConsulIntent intent;
+        intent.register_as = RedisRole::kMaster;
+        intents_.PushCoalesce(intent);
+        return consul_.Count("check") >= 4;
+      },
+      10s))
+      << consul_.Count("check");
+  const std::vector<int64_t> gaps = Gaps(consul_.Calls("check"));
+  SCOPED_TRACE("check gaps: " + Show(gaps));
+  // A failed refresh is retried every 500 ms, not on every wake-up.
+  for (int64_t gap : gaps) EXPECT_GE(gap, 450);
+  ExpectStayedReachable();
+  EXPECT_NE(Published().back().error.find("update check"), std::string::npos) << Published().back().error;
+}
+
+// One endpoint that hangs (the check update times out) while the rest
+// answers is a broken endpoint, not an unreachable agent.
+TEST_F(ConsulWatcherTest, OneEndpointTimingOutLeavesConsulReachable) {
+  consul_.FailCheckUpdate(Unavailable("PUT /v1/agent/check/update/x: Read"));
+  Start();
+  WantRegistered();
+  ASSERT_TRUE(WaitFor([&] { return consul_.Count("check") >= 3; }, 10s)) << consul_.Count("check");
+  ExpectStayedReachable();
+}
+
+// Failed exchanges of several operations are an outage; the next answer of
+// any endpoint ends it.
+TEST_F(ConsulWatcherTest, AFailedExchangeClearsReachableAndAnAnswerRestoresIt) {
+  Start();
+  WantRegistered();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = Published();
+        return !p.empty() && p.back().reachable && p.back().registered;
+      },
+      5s));
+  consul_.FailReads(Unavailable("GET /v1/kv/resec/.lock: Connection"));
+  consul_.FailRenew(Unavailable("PUT /v1/session/renew/session-1: Connection"));
+  consul_.FailCheckUpdate(Unavailable("PUT /v1/agent/check/update/x: Connection"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = Published();
+        return !p.back().reachable;
+      },
+      5s));
+  // Consul answers again, if only with an error status: reachable.
+  consul_.FailReads(Status::Ok());
+  consul_.FailRenew(Status::Ok());
+  consul_.FailCheckUpdate(StatusFromHttp("PUT", "/v1/agent/check/update/x", 500, "No cluster leader"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = Published();
+        return p.back().reachable;
+      },
+      5s));
+}
+
+}  // namespace
+}  // namespace resec::consul
