@@ -577,6 +577,8 @@ void Watcher::EnsureSession(Client& client, const ConsulIntent& intent) {
     session_ttl_ = ttl;
     next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : ttl / 2);
     UpdateLeaseLocked();
+    // The reconciler fences on this deadline: it must see every extension.
+    PublishLocked();
   } else {
     // The Go client's rule: retry every second until a whole TTL has passed
     // (a holder keeps its own pace: its lease runs out sooner).

@@ -212,5 +212,32 @@ TEST(Safety, AgentCrashOnTheMasterLosesNoAcknowledgedWrite) {
   EXPECT_FALSE(g.redis(*m).Call({"SET", "late", "1"}).ok());
 }
 
+// The fencing lease is renewed every 500 ms and must reach the reconciler each
+// time: a healthy, connected master never pauses its writes, with the test
+// group's fast settings or with the documented defaults.
+TEST(Safety, HealthyMasterIsNeverFenced) {
+  for (const bool defaults : {false, true}) {
+    SCOPED_TRACE(defaults ? "documented defaults" : "fast settings");
+    GroupOptions o;
+    if (defaults) o.env = {{"HEALTHCHECK_INTERVAL", "5s"}, {"HEALTHCHECK_TIMEOUT", "2s"}};
+    Group g(o);
+    ASSERT_TRUE(g.Start().ok());
+    std::string why;
+    auto m = g.WaitConverged(kConverge, &why);
+    ASSERT_TRUE(m) << why;
+    auto pauses = [&] {
+      const std::string log = g.agent(*m).ReadLog();
+      size_t n = 0;
+      for (size_t at = log.find("writes paused"); at != std::string::npos; at = log.find("writes paused", at + 1)) ++n;
+      return n;
+    };
+    // Settled: the start-up pause (a fresh master without the lock) is over.
+    ASSERT_TRUE(WaitFor([&] { return g.agent(*m).ReadLog().find("writes unpaused") != std::string::npos; }, 10s));
+    const size_t before = pauses();
+    std::this_thread::sleep_for(6s);
+    EXPECT_EQ(pauses(), before) << g.agent(*m).ReadLog();
+  }
+}
+
 }  // namespace
 }  // namespace resec::testing
