@@ -29,7 +29,7 @@ constexpr std::array kSettingRows = {
     SettingRow{SystemKind::kResec, Mode::kDefaults, "LOG_LEVEL", "info"},
     // Ours, tuned: 1 s check refresh and Redis timeout (check TTL 3 s), INFO
     // every 100 ms, no lock-delay: with fencing on, a holder pauses its own
-    // writes a third of a TTL before Consul can drop its session, and the new
+    // writes after a second without a server-confirmed renewal, and the new
     // holder pauses and demotes the old master before promoting
     // (docs/failover.md), so the delay only adds to every agent or node crash.
     SettingRow{SystemKind::kResec, Mode::kTuned, "HEALTHCHECK_INTERVAL", "1s"},
