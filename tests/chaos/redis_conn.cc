@@ -39,27 +39,6 @@ ReplyPtr RedisConn::Command(const std::vector<std::string>& argv) {
       redisCommandArgv(c_, static_cast<int>(args.size()), args.data(), lens.data())));
 }
 
-std::string RenderReply(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-    case REDIS_REPLY_ERROR:
-      return std::string(r->str, r->len);
-    case REDIS_REPLY_INTEGER:
-      return std::to_string(r->integer);
-    case REDIS_REPLY_ARRAY: {
-      std::string out;
-      for (size_t i = 0; i < r->elements; ++i) {
-        if (i > 0) out += '\n';
-        out += RenderReply(r->element[i]);
-      }
-      return out;
-    }
-    default:
-      return "";
-  }
-}
-
 StatusOr<std::string> RedisOnce(const std::string& host, int port, const std::vector<std::string>& argv,
                                 std::chrono::milliseconds timeout) {
   std::unique_ptr<RedisConn> conn = RedisConn::Connect(host, port, timeout, timeout);

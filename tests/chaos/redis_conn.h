@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "resec/status.h"
+#include "support/calls.h"
 
 namespace resec::chaos {
 
@@ -43,9 +44,8 @@ class RedisConn {
   redisContext* c_;
 };
 
-// A reply as text: strings and status as they are, integers in decimal, nil
-// as "", arrays as their elements joined by "\n".
-std::string RenderReply(const redisReply* r);
+// A reply as text: testing::RenderRedisReply (tests/support/calls.h).
+inline std::string RenderReply(const redisReply* r) { return testing::RenderRedisReply(*r); }
 
 // One command over a fresh connection; an error reply is kFailedPrecondition
 // with Redis' text, a transport failure kUnavailable.

@@ -75,6 +75,15 @@ std::vector<int> MissingOn(Group& g, int master, const std::set<int>& acked) {
   return missing;
 }
 
+// Stops the writer and checks that the new master has every acknowledged write.
+void ExpectNoAcknowledgedWriteLost(Group& g, Writer& writer, int master) {
+  writer.Stop();
+  const std::set<int> acked = writer.acked();
+  ASSERT_GT(acked.size(), 100u);
+  const auto missing = MissingOn(g, master, acked);
+  EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged writes lost, first k:" << missing.front();
+}
+
 TEST(Safety, MasterRestartedEmptyNeverWinsOverReplicasWithData) {
   Group g({});
   ASSERT_TRUE(g.Start().ok());
@@ -177,11 +186,7 @@ TEST(Safety, SigtermOnTheMasterHandsOverWithoutLosingAWrite) {
   const std::optional<int> m2 = g.WaitForNewMaster(*m, 10s);
   ASSERT_TRUE(m2) << g.Describe();
   std::this_thread::sleep_for(500ms);
-  writer.Stop();
-  const std::set<int> acked = writer.acked();
-  ASSERT_GT(acked.size(), 100u);
-  const auto missing = MissingOn(g, *m2, acked);
-  EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged writes lost, first k:" << missing.front();
+  ExpectNoAcknowledgedWriteLost(g, writer, *m2);
   // The old master's Redis follows the new master.
   ASSERT_TRUE(WaitFor([&] { return g.redis(*m).Role() == "slave"; }, 5s));
 }
@@ -202,11 +207,7 @@ TEST(Safety, AgentCrashOnTheMasterLosesNoAcknowledgedWrite) {
   const std::optional<int> m2 = g.WaitForNewMaster(*m, kConverge);
   ASSERT_TRUE(m2) << g.Describe();
   std::this_thread::sleep_for(500ms);
-  writer.Stop();
-  const std::set<int> acked = writer.acked();
-  ASSERT_GT(acked.size(), 100u);
-  const auto missing = MissingOn(g, *m2, acked);
-  EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged writes lost, first k:" << missing.front();
+  ExpectNoAcknowledgedWriteLost(g, writer, *m2);
   // The orphaned master was demoted by the new master's agent.
   EXPECT_TRUE(WaitFor([&] { return g.redis(*m).Role() == "slave"; }, 5s));
   EXPECT_FALSE(g.redis(*m).Call({"SET", "late", "1"}).ok());

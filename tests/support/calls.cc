@@ -41,26 +41,6 @@ Status ErrorReplyStatus(std::string_view text) {
   return FailedPrecondition(msg);
 }
 
-std::string Render(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-    case REDIS_REPLY_ERROR:
-      return std::string(r->str, r->len);
-    case REDIS_REPLY_INTEGER:
-      return std::to_string(r->integer);
-    case REDIS_REPLY_ARRAY: {
-      std::string out;
-      for (size_t i = 0; i < r->elements; ++i) {
-        if (i > 0) out += "\n";
-        out += Render(r->element[i]);
-      }
-      return out;
-    }
-    default:  // REDIS_REPLY_NIL
-      return "";
-  }
-}
 
 StatusOr<ReplyPtr> Command(redisContext* c, const std::vector<std::string>& argv) {
   std::vector<const char*> args;
@@ -108,6 +88,27 @@ StatusOr<HttpReply> Send(Client& client, const std::string& method, const std::s
 
 }  // namespace
 
+std::string RenderRedisReply(const redisReply& reply) {
+  switch (reply.type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      return std::string(reply.str, reply.len);
+    case REDIS_REPLY_INTEGER:
+      return std::to_string(reply.integer);
+    case REDIS_REPLY_ARRAY: {
+      std::string out;
+      for (size_t i = 0; i < reply.elements; ++i) {
+        if (i > 0) out += "\n";
+        out += RenderRedisReply(*reply.element[i]);
+      }
+      return out;
+    }
+    default:  // REDIS_REPLY_NIL
+      return "";
+  }
+}
+
 StatusOr<std::string> RedisCall(int port, const std::vector<std::string>& argv,
                                 const std::string& password, const std::string& username,
                                 std::chrono::milliseconds timeout) {
@@ -127,13 +128,13 @@ StatusOr<std::string> RedisCall(int port, const std::vector<std::string>& argv,
     StatusOr<ReplyPtr> r = Command(c.get(), auth);
     if (!r.ok()) return r.status();
     if ((*r)->type == REDIS_REPLY_ERROR) {
-      return PermissionDenied("redis AUTH failed: " + Render(r->get()));
+      return PermissionDenied("redis AUTH failed: " + RenderRedisReply(**r));
     }
   }
   StatusOr<ReplyPtr> r = Command(c.get(), argv);
   if (!r.ok()) return r.status();
-  if ((*r)->type == REDIS_REPLY_ERROR) return ErrorReplyStatus(Render(r->get()));
-  return Render(r->get());
+  if ((*r)->type == REDIS_REPLY_ERROR) return ErrorReplyStatus(RenderRedisReply(**r));
+  return RenderRedisReply(**r);
 }
 
 StatusOr<HttpReply> HttpCall(const std::string& method, const std::string& host, int port,

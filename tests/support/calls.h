@@ -14,7 +14,12 @@
 
 #include "resec/status.h"
 
+struct redisReply;  // hiredis
+
 namespace resec::testing {
+
+// A hiredis reply as text, the way RedisCall renders it (below).
+std::string RenderRedisReply(const redisReply& reply);
 
 // One Redis command on 127.0.0.1:port over a fresh hiredis connection.
 // AUTHs first when a password is given (AUTH username password when username
