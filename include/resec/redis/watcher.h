@@ -24,8 +24,9 @@
 // offsets changed, and at least every second (kRefreshPeriod, timed by the
 // injected Clock) so offsets and INFO text stay fresh.
 //
-// Commands: PromoteToMaster -> REPLICAOF NO ONE; ReplicateFrom -> REPLICAOF
-// host port then CLIENT KILL TYPE normal. Both are skipped when the last INFO
+// Commands: PromoteToMaster -> REPLICAOF NO ONE, preceded by fencing the
+// master we replicate from and followed by demoting it (see connect_peer);
+// ReplicateFrom -> REPLICAOF host port then CLIENT KILL TYPE normal. Both are skipped when the last INFO
 // already shows the target, so repeating a command never restarts a sync.
 // Commands arriving while Redis is unreachable are dropped (logged): the
 // reconciler decides again from the next snapshot.
