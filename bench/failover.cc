@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "machine.h"
+#include "report.h"
 #include "systems.h"
 #include "writer.h"
 
@@ -248,16 +249,6 @@ RunResult RunOnce(const FailoverOptions& o, int run, const std::filesystem::path
   // worth a look.
   if (r.failed || r.lost_acked > 0 || o.keep_logs) sys->CopyLogs(logs_dir / ("run-" + std::to_string(run)));
   return finish(r);
-}
-
-Status WriteJson(const std::filesystem::path& path, const json& j) {
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  std::ofstream out(path);
-  out << j.dump(2) << "\n";
-  out.close();
-  if (!out) return Internal("cannot write " + path.string());
-  return Status::Ok();
 }
 
 json SettingsJson(const FailoverOptions& o) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "machine.h"
+#include "report.h"
 #include "systems.h"
 
 namespace resec::bench {
@@ -111,16 +112,6 @@ json SettingsJson(const FootprintOptions& o) {
   s["client_load"] = "none (steady, converged group)";
   for (auto& [k, v] : o.extra_settings.items()) s[k] = v;
   return s;
-}
-
-Status WriteJson(const std::filesystem::path& path, const json& j) {
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  std::ofstream out(path);
-  out << j.dump(2) << "\n";
-  out.close();
-  if (!out) return Internal("cannot write " + path.string());
-  return Status::Ok();
 }
 
 }  // namespace

@@ -271,6 +271,16 @@ std::string MachineLine(const std::vector<FailoverEntry>& entries, const std::ve
 
 }  // namespace
 
+Status WriteJson(const std::filesystem::path& path, const json& j) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  out.close();
+  if (!out) return Internal("cannot write " + path.string());
+  return Status::Ok();
+}
+
 StatusOr<std::string> WriteReport(const ReportOptions& options) {
   const std::vector<FailoverEntry> entries = LoadFailover(options.dir);
   const std::vector<json> agents = LoadFootprint(options.dir);

@@ -17,9 +17,14 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "resec/status.h"
 
 namespace resec::bench {
+
+// Writes `j` (indented) to `path`, creating its directory: every result file.
+Status WriteJson(const std::filesystem::path& path, const nlohmann::json& j);
 
 struct ReportOptions {
   std::filesystem::path dir;

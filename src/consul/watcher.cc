@@ -568,22 +568,24 @@ void Watcher::EnsureSession(Client& client, const ConsulIntent& intent) {
     ForgetSession(session);
     return;
   }
-  Note("renew session", r.status());
-  std::lock_guard lock(mu_);
-  if (r.ok()) {
-    last_renew_ok_ = now;
-    // Consul may answer with a different TTL than we asked for; follow it.
-    const milliseconds ttl = r->count() > 0 ? milliseconds(*r) : config_.lock_ttl;
-    session_ttl_ = ttl;
-    next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : ttl / 2);
-    UpdateLeaseLocked();
-    // The reconciler fences on this deadline: it must see every extension.
-    PublishLocked();
-  } else {
-    // The Go client's rule: retry every second until a whole TTL has passed
-    // (a holder keeps its own pace: its lease runs out sooner).
-    next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : seconds(1));
+  {
+    std::lock_guard lock(mu_);
+    if (r.ok()) {
+      last_renew_ok_ = now;
+      // Consul may answer with a different TTL than we asked for; follow it.
+      const milliseconds ttl = r->count() > 0 ? milliseconds(*r) : config_.lock_ttl;
+      session_ttl_ = ttl;
+      next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : ttl / 2);
+      UpdateLeaseLocked();
+    } else {
+      // The Go client's rule: retry every second until a whole TTL has passed
+      // (a holder keeps its own pace: its lease runs out sooner).
+      next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : seconds(1));
+    }
   }
+  // Publishes, with the extended lease: the reconciler fences on its deadline
+  // and must see every extension.
+  Note("renew session", r.status());
 }
 
 void Watcher::DropSession(Client& client, const std::string& session) {
