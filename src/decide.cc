@@ -14,9 +14,11 @@ std::string_view RuleName(Rule rule) {
     case Rule::kSwitchoverCatchUp: return "switchover-catch-up";
     case Rule::kSwitchoverHandOver: return "switchover-hand-over";
     case Rule::kPromote: return "promote";
+    case Rule::kRedisRestarted: return "redis-restarted";
     case Rule::kWaitForMaster: return "wait-for-master";
     case Rule::kCompete: return "compete";
     case Rule::kWaitForBetterCandidate: return "wait-for-better-candidate";
+    case Rule::kHoldReplication: return "hold-replication";
     case Rule::kFollowMaster: return "follow-master";
     case Rule::kReplicaCannotServe: return "replica-cannot-serve";
     case Rule::kReplicaHealthy: return "replica-healthy";
@@ -132,7 +134,8 @@ LockRecord RecordOf(const RedisState& redis, const DecideOptions& options, const
                     .replid = redis.master_replid,
                     .offset = redis.DataOffset(),
                     .successor = successor,
-                    .node = options.self_node};
+                    .node = options.self_node,
+                    .run_id = redis.run_id};
 }
 
 // Whether the lock is ours with time to spare on the lease the Consul
@@ -160,7 +163,40 @@ WriteGuard GuardFor(const ConsulState& consul, const RedisState& redis, const De
   return g;
 }
 
+// Whether our Redis is cut off from any master (or syncing): the moment a
+// master that restarted could feed it a full resync.
+bool LinkNotUp(const RedisState& redis) {
+  return redis.role == RedisRole::kReplica && (!redis.master_link_up || redis.master_sync_in_progress);
+}
+
+bool Held(const RedisState& redis) {
+  return redis.role == RedisRole::kReplica && redis.master_host == cmd::kHoldHost &&
+         redis.master_port == cmd::kHoldPort;
+}
+
 }  // namespace
+
+FollowCheck CheckFollow(const RedisState& redis, const ServiceInstance& master,
+                        const std::optional<LockRecord>& record) {
+  const std::optional<UpstreamProbe>& up = redis.upstream;
+  if (!up || up->host != master.address || up->port != master.port) return {false, "not read yet"};
+  if (!up->reachable) return {false, "unreachable"};
+  if (up->role != RedisRole::kMaster) return {false, "not a master (yet)"};
+  const int64_t ours = redis.DataOffset();
+  // Redis' own PSYNC rule: the master knows our replication ID and has at
+  // least our offset, so it sends only what we lack.
+  if (!redis.master_replid.empty() &&
+      ((up->replid == redis.master_replid && up->offset >= ours) ||
+       (up->replid2 == redis.master_replid && up->second_offset > ours))) {
+    return {true, "it continues our history"};
+  }
+  // Otherwise a full resync replaces our data with its own.
+  if (!record) return {true, "no lock record to check it against"};
+  // A holder that does not record run IDs (the original resec) vouches by address only.
+  if (record->run_id.empty()) return {true, "the lock holder vouches for it"};
+  if (record->run_id == up->run_id) return {true, "it is the Redis the lock holder vouched for"};
+  return {false, "its Redis is not the one the lock holder vouched for (restarted since the election?)"};
+}
 
 Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
                              const DecideOptions& options, TimePoint now, const DecideMemory& memory) {
@@ -308,6 +344,21 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     return d;
   }
 
+  if (consul.lock_held && memory.lock_run_id && *memory.lock_run_id != redis.run_id) {
+    // Our Redis restarted while we held the lock (a crash between two polls,
+    // or faster than our release reached Consul): it may be empty or older
+    // than what was acknowledged. Never vouch for it: release, and hold it
+    // off so nobody resyncs from it; the election decides who has the data.
+    d.rule = Rule::kRedisRestarted;
+    d.reason = "our Redis restarted while we held the lock: stepping down";
+    intent.hold_lock = false;
+    intent.register_as = RedisRole::kReplica;
+    intent.check_status = "warning";
+    d.redis = cmd::HoldReplication{};
+    d.intent = std::move(intent);
+    return d;
+  }
+
   if (consul.lock_held) {
     intent.hold_lock = true;
     intent.lock_record = RecordOf(redis, options, "");
@@ -376,6 +427,14 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     // master without the lock (fresh, or deposed) is never passing.
     intent.register_as = RedisRole::kReplica;
     intent.check_status = redis.role == RedisRole::kReplica && RedisCanServe(redis) ? "passing" : "warning";
+    // Until a master is elected, our data stays ours: a replica cut off from
+    // its master could otherwise reconnect to it after a restart and resync
+    // to whatever it came back with, and a master that is not the Redis the
+    // last holder vouched for (it restarted) must not feed anyone.
+    const bool stale_master = redis.role == RedisRole::kMaster && consul.lock_record &&
+                              !consul.lock_record->run_id.empty() && consul.lock_record->run_id != redis.run_id;
+    const bool hold = !Held(redis) && (LinkNotUp(redis) || stale_master);
+    if (hold) d.redis = cmd::HoldReplication{};
     if (!consul.lock_free) {
       d.rule = Rule::kWaitForMaster;
       d.reason = "the lock is held by another agent whose master is not in the catalog yet";
@@ -393,6 +452,21 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
   d.master = master;
   const bool following = redis.role == RedisRole::kReplica && redis.master_host == master->address &&
                          redis.master_port == master->port;
+  // Following a master is verified before it can cost data: when we are not
+  // linked to it yet, and whenever our link to it is down or syncing.
+  // (`upstream` while linked: our agent lost its connection to that master.)
+  if (!following || LinkNotUp(redis) || redis.upstream) {
+    const FollowCheck check = CheckFollow(redis, *master, consul.lock_record);
+    if (!check.safe) {
+      d.rule = Rule::kHoldReplication;
+      d.reason = "holding our data off master " + master->id + ": " + check.reason;
+      d.redis = cmd::HoldReplication{master->address, master->port};
+      intent.register_as = RedisRole::kReplica;
+      intent.check_status = "warning";
+      d.intent = std::move(intent);
+      return d;
+    }
+  }
   if (!following) {
     d.rule = Rule::kFollowMaster;
     d.reason = "following master " + master->id;

@@ -156,6 +156,13 @@ void Reconciler::ReconcileOnce(TimePoint now) {
     memory_.lock_free_since.reset();
   }
 
+  // The Redis run we hold the lock with (see DecideMemory::lock_run_id).
+  if (!consul_.lock_held) {
+    memory_.lock_run_id.reset();
+  } else if (!memory_.lock_run_id && redis_.healthy && !redis_.run_id.empty()) {
+    memory_.lock_run_id = redis_.run_id;
+  }
+
   DecideOptions options = options_;
   options.self_node = consul_.node_name;
   Decision d = Decide(consul_, redis_, options, now, memory_);

@@ -29,7 +29,15 @@ nlohmann::json ToJson(const RedisState& s, bool include_info) {
       {"master_repl_offset", s.master_repl_offset},
       {"second_repl_offset", s.second_repl_offset},
       {"connected_slaves", s.connected_slaves},
+      {"run_id", s.run_id},
   };
+  if (s.upstream) {
+    const UpstreamProbe& u = *s.upstream;
+    j["upstream"] = {{"host", u.host},       {"port", u.port},         {"reachable", u.reachable},
+                     {"error", u.error},     {"run_id", u.run_id},     {"role", RoleName(u.role)},
+                     {"replid", u.replid},   {"replid2", u.replid2},   {"offset", u.offset},
+                     {"second_offset", u.second_offset}};
+  }
   if (include_info) j["info"] = s.info;
   return j;
 }
@@ -53,7 +61,7 @@ nlohmann::json ToJson(const ConsulState& s) {
   if (s.lock_record) {
     record = {{"holder_id", s.lock_record->holder_id}, {"address", s.lock_record->address},
               {"port", s.lock_record->port},           {"replid", s.lock_record->replid},
-              {"offset", s.lock_record->offset}};
+              {"offset", s.lock_record->offset},       {"run_id", s.lock_record->run_id}};
   }
   return {
       {"ready", s.ready},

@@ -75,6 +75,9 @@ struct DecideMemory {
   // to a throttle period old, so we neither report nor compete until a fresh
   // observation arrives.
   bool own_offset_stale = false;
+  // Our Redis' run_id when we took the lock: a holder whose Redis restarted
+  // since (however briefly) no longer vouches for its data.
+  std::optional<std::string> lock_run_id;
 };
 
 enum class Rule {
@@ -85,9 +88,11 @@ enum class Rule {
   kSwitchoverCatchUp,  // holder handing over: writes paused, waiting for the successor
   kSwitchoverHandOver, // holder handing over: successor caught up, release to it
   kPromote,            // holder, Redis not master yet
+  kRedisRestarted,     // holder whose Redis restarted under it: step down
   kWaitForMaster,      // lock held by another agent whose master is not known yet
   kCompete,            // lock free: compete (if eligible)
   kWaitForBetterCandidate,  // no current master, someone else should win
+  kHoldReplication,    // keep our data off a master that could only replace it
   kFollowMaster,       // not replicating the current master: REPLICAOF
   kReplicaCannotServe, // syncing or link down too long: deregister
   kReplicaHealthy,     // replicating the current master: refresh
@@ -110,6 +115,20 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
 // the lock record names it, otherwise the only passing master that is not us.
 // nullopt while the lock is free or the catalog is ambiguous.
 std::optional<ServiceInstance> CurrentMaster(const ConsulState& consul, const DecideOptions& options);
+
+// Whether our Redis may replicate from `master` (the one CurrentMaster names)
+// without losing data: either Redis will continue our history (partial
+// resync from a master at or past our offset), or the full resync takes the
+// data of the very redis-server process the lock holder vouched for (its
+// run_id in the lock record). A master that restarted behind a dead agent,
+// empty or from an older file, is neither: following it would throw away
+// writes the group acknowledged. Needs RedisState::upstream for `master`.
+struct FollowCheck {
+  bool safe = false;
+  std::string reason;
+};
+FollowCheck CheckFollow(const RedisState& redis, const ServiceInstance& master,
+                        const std::optional<LockRecord>& record);
 
 // Whether this agent may compete for a free lock now, and why not.
 struct Eligibility {

@@ -27,6 +27,24 @@ std::string_view RoleName(RedisRole role);  // "unknown", "master", "slave"
 
 // ---------------------------------------------------------------- Redis side
 
+// The master our Redis follows or is about to follow, as that master's own
+// INFO shows it: read by our agent (a peer connection) while our link to it
+// is not up, so the reconciler can tell whether replicating from it keeps our
+// data or would throw it away for a full resync from a Redis that restarted.
+struct UpstreamProbe {
+  std::string host;
+  int port = 0;
+  bool reachable = false;
+  std::string error;  // why not reachable
+  std::string run_id;
+  RedisRole role = RedisRole::kUnknown;
+  std::string replid;
+  std::string replid2;
+  int64_t offset = 0;          // master_repl_offset
+  int64_t second_offset = -1;  // second_repl_offset: replid2 holds up to (not incl.) this
+  bool operator==(const UpstreamProbe&) const = default;
+};
+
 struct RedisState {
   bool ready = false;    // at least one observation made (reachable or not)
   bool healthy = false;  // reachable, authenticated, not loading
@@ -34,6 +52,9 @@ struct RedisState {
 
   RedisRole role = RedisRole::kUnknown;
   bool loading = false;
+  // Changes whenever redis-server restarts: a restarted Redis is not the one
+  // an election vouched for, whatever its address.
+  std::string run_id;
   // Replica fields (INFO replication).
   std::string master_host;
   int master_port = 0;
@@ -59,6 +80,9 @@ struct RedisState {
   // This snapshot was read while our CLIENT PAUSE WRITE was in force: its
   // master offset is final, so a successor at that offset has every write.
   bool writes_paused = false;
+  // The master we were told to follow or to hold off, while our link to it is
+  // not up (see UpstreamProbe); nullopt otherwise.
+  std::optional<UpstreamProbe> upstream;
 
   std::string info;  // raw INFO text (check output, /info)
   // Failed Redis operations since start, by operation (metrics).
@@ -116,6 +140,10 @@ struct LockRecord {
   // take the released lock until the election grace has passed.
   std::string successor;  // MemberKey(node, service ID)
   std::string node;       // the holder's Consul node
+  // The holder's redis-server run: replicas follow exactly this process. One
+  // that restarted behind a dead agent (empty, or from an older file) has
+  // another run_id, and nobody resyncs from it until a new election.
+  std::string run_id;
   bool operator==(const LockRecord&) const = default;
 };
 
@@ -201,6 +229,18 @@ struct ReplicateFrom {                                 // REPLICAOF host port + 
   int port = 0;
   bool operator==(const ReplicateFrom&) const = default;
 };
+// Keep our data away from every master: REPLICAOF kHoldHost kHoldPort, a
+// target no Redis listens on. Redis keeps its dataset and replication ID,
+// refuses writes (a read-only replica) and refuses to feed replicas of its own
+// (-NOMASTERLINK). `host`:`port` (may be empty) is the master to watch
+// meanwhile (RedisState::upstream), to follow it once that is safe.
+struct HoldReplication {
+  std::string host;
+  int port = 0;
+  bool operator==(const HoldReplication&) const = default;
+};
+inline constexpr std::string_view kHoldHost = "127.0.0.1";
+inline constexpr int kHoldPort = 0;
 }  // namespace cmd
 
 // What Redis may accept, kept by the Redis watcher until changed: fencing
@@ -212,7 +252,8 @@ struct WriteGuard {
   bool operator==(const WriteGuard&) const = default;
 };
 
-using RedisCommand = std::variant<cmd::PromoteToMaster, cmd::ReplicateFrom, WriteGuard, cmd::Observe>;
+using RedisCommand =
+    std::variant<cmd::PromoteToMaster, cmd::ReplicateFrom, WriteGuard, cmd::Observe, cmd::HoldReplication>;
 
 // ---------------------------------------------------------------- dumps and diffs
 

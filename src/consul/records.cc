@@ -46,6 +46,7 @@ std::string EncodeLockRecord(const LockRecord& r) {
          {"replid", r.replid},       {"offset", r.offset}};
   if (!r.successor.empty()) j["successor"] = r.successor;
   if (!r.node.empty()) j["node"] = r.node;
+  if (!r.run_id.empty()) j["run_id"] = r.run_id;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -57,7 +58,7 @@ StatusOr<LockRecord> DecodeLockRecord(std::string_view text) {
   if (!Read(*j, "holder_id", r.holder_id, error) || !Read(*j, "address", r.address, error) ||
       !Read(*j, "port", r.port, error) || !Read(*j, "replid", r.replid, error) ||
       !Read(*j, "offset", r.offset, error) || !Read(*j, "successor", r.successor, error) ||
-      !Read(*j, "node", r.node, error)) {
+      !Read(*j, "node", r.node, error) || !Read(*j, "run_id", r.run_id, error)) {
     return Internal("decode lock record: " + error);
   }
   if (r.holder_id.empty()) return Internal("decode lock record: no holder_id");

@@ -66,7 +66,7 @@ bool IsTransport(const Status& s) {
 bool SameHolder(const std::string& written, const LockRecord& wanted) {
   auto r = DecodeLockRecord(written);
   return r.ok() && r->holder_id == wanted.holder_id && r->address == wanted.address &&
-         r->port == wanted.port && r->replid == wanted.replid;
+         r->port == wanted.port && r->replid == wanted.replid && r->run_id == wanted.run_id;
 }
 
 bool SameIdentity(const std::string& written, const PeerReport& wanted) {

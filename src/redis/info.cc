@@ -75,6 +75,8 @@ void Apply(std::string_view key, std::string_view value, RedisState& state) {
     } else if (value == "slave" || value == "replica") {
       state.role = RedisRole::kReplica;
     }
+  } else if (key == "run_id") {
+    state.run_id = std::string(value);
   } else if (key == "loading") {
     SetBool01(value, state.loading);
   } else if (key == "master_host") {

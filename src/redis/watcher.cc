@@ -50,10 +50,20 @@ constexpr std::chrono::milliseconds kFormerMasterPause{10000};
 // that has just finished a diskless full sync receives nothing more until
 // its next once-a-second REPLCONF ACK; past this we promote with what we have.
 constexpr std::chrono::milliseconds kFormerMasterCatchUp{1500};
+// A master that did not answer our probe is asked again no sooner than this:
+// a partitioned one costs a connect timeout per try, and every try delays
+// our own INFO poll.
+constexpr std::chrono::milliseconds kUnreachableProbeRetry{500};
+
+bool Held(const RedisState& state) {
+  return state.role == RedisRole::kReplica && state.master_host == cmd::kHoldHost &&
+         state.master_port == cmd::kHoldPort;
+}
 
 bool Satisfied(const RedisCommand& command, const RedisState& state) {
   if (std::holds_alternative<WriteGuard>(command) || std::holds_alternative<cmd::Observe>(command)) return false;
   if (std::holds_alternative<cmd::PromoteToMaster>(command)) return state.role == RedisRole::kMaster;
+  if (std::holds_alternative<cmd::HoldReplication>(command)) return Held(state);
   const auto& r = std::get<cmd::ReplicateFrom>(command);
   return state.role == RedisRole::kReplica && state.master_host == r.host && state.master_port == r.port;
 }
@@ -65,6 +75,10 @@ std::string Describe(const RedisCommand& command) {
            ", min-replicas-to-write " + std::to_string(g->min_replicas_to_write);
   }
   if (std::holds_alternative<cmd::PromoteToMaster>(command)) return "REPLICAOF NO ONE";
+  if (const auto* h = std::get_if<cmd::HoldReplication>(&command)) {
+    return "REPLICAOF " + std::string(cmd::kHoldHost) + " " + std::to_string(cmd::kHoldPort) +
+           " (hold our data" + (h->host.empty() ? "" : " off " + h->host + ":" + std::to_string(h->port)) + ")";
+  }
   const auto& r = std::get<cmd::ReplicateFrom>(command);
   return "REPLICAOF " + r.host + " " + std::to_string(r.port);
 }
@@ -86,6 +100,8 @@ void LogTransition(const std::optional<RedisState>& before, const RedisState& af
   if (!changed) return;
   if (!after.healthy) {
     spdlog::warn("redis: unhealthy: {}", after.error);
+  } else if (Held(after)) {
+    spdlog::info("redis: healthy, held off every master (read-only, keeping its data)");
   } else if (after.role == RedisRole::kReplica) {
     spdlog::info("redis: healthy, replica of {}:{} (link {})", after.master_host, after.master_port,
                  after.master_link_up ? "up" : "down");
@@ -120,6 +136,9 @@ void Watcher::Start() {
   poller_ = std::jthread([this](std::stop_token stop) { RunPoller(std::move(stop)); });
   liveness_thread_ = std::jthread([this](std::stop_token stop) { RunLiveness(std::move(stop)); });
   forwarder_ = std::jthread([this](std::stop_token stop) { RunForwarder(std::move(stop)); });
+  if (options_.connect_peer) {
+    upstream_watch_ = std::jthread([this](std::stop_token stop) { RunUpstreamWatch(std::move(stop)); });
+  }
 }
 
 void Watcher::Stop() {
@@ -129,9 +148,11 @@ void Watcher::Stop() {
   poller_.request_stop();
   liveness_thread_.request_stop();
   forwarder_.request_stop();
+  upstream_watch_.request_stop();
   if (poller_.joinable()) poller_.join();
   if (liveness_thread_.joinable()) liveness_thread_.join();
   if (forwarder_.joinable()) forwarder_.join();
+  if (upstream_watch_.joinable()) upstream_watch_.join();
 }
 
 // ---------------------------------------------------------------- poller
@@ -218,6 +239,7 @@ bool Watcher::Observe() {
   if (paused_ && state.healthy && state.role == RedisRole::kMaster) {
     replicas_catching_up_ = ReadReplicaOffsets(state);
   }
+  if (state.healthy) ProbeUpstream(state);
   current_ = state;
   Publish(std::move(state));
   return true;
@@ -227,6 +249,14 @@ void Watcher::Execute(const RedisCommand& command) {
   if (std::holds_alternative<cmd::Observe>(command)) {
     force_publish_ = true;  // the poller observes right after any command
     return;
+  }
+  // The master to watch while we are not linked to it (see ProbeUpstream).
+  if (const auto* h = std::get_if<cmd::HoldReplication>(&command)) {
+    upstream_target_ = {h->host, h->port};
+  } else if (const auto* r = std::get_if<cmd::ReplicateFrom>(&command)) {
+    upstream_target_ = {r->host, r->port};
+  } else if (std::holds_alternative<cmd::PromoteToMaster>(command)) {
+    upstream_target_ = {"", 0};
   }
   const std::string what = Describe(command);
   if (Satisfied(command, current_)) {
@@ -253,6 +283,17 @@ void Watcher::Execute(const RedisCommand& command) {
     spdlog::log(announce, "redis: promoting to master ({})", what);
     status = client_->ReplicaOfNoOne();
     if (status.ok() && former) DemoteFormerMaster(former_host, former_port, *former);
+  } else if (std::holds_alternative<cmd::HoldReplication>(command)) {
+    spdlog::log(announce, "redis: {}", what);
+    const bool was_master = current_.role == RedisRole::kMaster;
+    status = client_->ReplicaOf(std::string(cmd::kHoldHost), cmd::kHoldPort);
+    // A deposed master's clients get READONLY from now on; they must
+    // rediscover the master, as after any demotion.
+    if (status.ok() && was_master) {
+      if (Status kill = client_->KillNormalClients(); !kill.ok()) {
+        spdlog::warn("redis: held, but disconnecting clients failed: {}", kill.message());
+      }
+    }
   } else {
     const auto& r = std::get<cmd::ReplicateFrom>(command);
     spdlog::log(announce, "redis: replicating from {}:{} ({})", r.host, r.port, what);
@@ -421,6 +462,68 @@ bool Watcher::ReadReplicaOffsets(RedisState& state) {
   return behind;
 }
 
+void Watcher::ProbeUpstream(RedisState& state) {
+  auto [host, port] = upstream_target_;
+  if (host.empty() && state.role == RedisRole::kReplica && !Held(state)) {
+    // No command yet (we just started): the master our Redis names.
+    host = state.master_host;
+    port = state.master_port;
+  }
+  const bool linked = state.role == RedisRole::kReplica && !Held(state) && state.master_link_up &&
+                     !state.master_sync_in_progress;
+  {
+    std::lock_guard lock(mu_);
+    watched_ = linked ? std::pair(state.master_host, state.master_port) : std::pair(std::string(), 0);
+  }
+  const std::optional<std::string> doubted = std::move(doubted_run_id_);
+  doubted_run_id_.reset();
+  if (linked && doubted) {
+    // The upstream watch saw the master's connection drop: unless the same
+    // redis-server answers, the reconciler must know before our Redis
+    // reconnects to whatever is there now.
+    UpstreamProbe probe = ReadUpstream(state.master_host, state.master_port);
+    if (!probe.reachable || doubted->empty() || probe.run_id != *doubted) {
+      spdlog::info("redis: lost our connection to the master {}:{}; it {}", state.master_host, state.master_port,
+                   probe.reachable ? "answers as another run" : "does not answer");
+      state.upstream = std::move(probe);
+    }
+    return;
+  }
+  if (host.empty() || port <= 0 || (linked && state.master_host == host && state.master_port == port) ||
+      !options_.connect_peer) {
+    last_probe_.reset();
+    return;
+  }
+  const auto now = SteadyClock::now();
+  if (last_probe_ && last_probe_->host == host && last_probe_->port == port && !last_probe_->reachable &&
+      now < next_probe_at_) {
+    state.upstream = last_probe_;
+    return;
+  }
+  UpstreamProbe probe = ReadUpstream(host, port);
+  if (!probe.reachable) next_probe_at_ = now + kUnreachableProbeRetry;
+  last_probe_ = probe;
+  state.upstream = std::move(probe);
+}
+
+UpstreamProbe Watcher::ReadUpstream(const std::string& host, int port) {
+  UpstreamProbe probe{.host = host, .port = port};
+  StatusOr<std::string> info = PeerCommand(host, port, {"INFO", "server", "replication"});
+  if (!info.ok()) {
+    probe.error = info.status().message();
+    return probe;
+  }
+  const RedisState theirs = ParseInfo(*info);
+  probe.reachable = true;
+  probe.run_id = theirs.run_id;
+  probe.role = theirs.role;
+  probe.replid = theirs.master_replid;
+  probe.replid2 = theirs.master_replid2;
+  probe.offset = theirs.master_repl_offset;
+  probe.second_offset = theirs.second_repl_offset;
+  return probe;
+}
+
 std::optional<RedisState> Watcher::PauseFormerMaster(const std::string& host, int port) {
   if (current_.role != RedisRole::kReplica || !current_.master_link_up || !options_.connect_peer) {
     return std::nullopt;
@@ -491,7 +594,7 @@ Watcher::Wake Watcher::WaitForEvent(const std::stop_token& stop, SteadyClock::ti
   cv_.wait_until(lock, stop, deadline,
                  [&] {
                    return pending_command_.has_value() || pending_guard_.has_value() || liveness_lost_ ||
-                          observe_requested_;
+                          observe_requested_ || lost_run_id_.has_value();
                  });
   if (stop.stop_requested()) return Wake::kStop;
   if (observe_requested_) {
@@ -512,6 +615,11 @@ Watcher::Wake Watcher::WaitForEvent(const std::stop_token& stop, SteadyClock::ti
   if (liveness_lost_) {
     liveness_lost_ = false;
     return Wake::kLivenessLost;
+  }
+  if (lost_run_id_) {
+    doubted_run_id_ = std::move(lost_run_id_);
+    lost_run_id_.reset();
+    return Wake::kUpstreamLost;
   }
   return Wake::kDeadline;
 }
@@ -558,6 +666,66 @@ void Watcher::RunLiveness(std::stop_token stop) {
     spdlog::error("redis: liveness probe stopped by an unexpected error: {}", e.what());
   } catch (...) {
     spdlog::error("redis: liveness probe stopped by an unexpected error");
+  }
+}
+
+// ---------------------------------------------------------------- upstream watch
+
+void Watcher::RunUpstreamWatch(std::stop_token stop) {
+  try {
+    std::unique_ptr<Client> conn;
+    std::pair<std::string, int> target;
+    while (!stop.stop_requested()) {
+      std::pair<std::string, int> wanted;
+      {
+        std::lock_guard lock(mu_);
+        wanted = watched_;
+      }
+      if (wanted != target) {
+        conn.reset();
+        target = wanted;
+        std::lock_guard lock(mu_);
+        watched_run_id_.clear();
+      }
+      if (!conn && !target.first.empty()) conn = options_.connect_peer(target.first, target.second);
+      if (!conn) {
+        SleepFor(stop, BlockingSlice());
+        continue;
+      }
+      if (!conn->connected()) {
+        // The poller's probe reports a master that cannot be reached; this
+        // thread only re-arms, and learns which run it is watching.
+        StatusOr<std::string> info = conn->Connect().ok() ? conn->Command({"INFO", "server"})
+                                                          : StatusOr<std::string>(Unavailable("not connected"));
+        // Named, so an operator reading CLIENT LIST on the master knows
+        // what the idle connection is.
+        if (info.ok()) (void)conn->Command({"CLIENT", "SETNAME", "resec-upstream-watch"});
+        if (!info.ok()) {
+          conn->Disconnect();
+          SleepFor(stop, kInitialBackoff);
+          continue;
+        }
+        std::lock_guard lock(mu_);
+        watched_run_id_ = ParseInfo(*info).run_id;
+      }
+      if (conn->WaitForDisconnect(BlockingSlice()).ok()) continue;
+      conn->Disconnect();
+      {
+        std::lock_guard lock(mu_);
+        // Only news while the poller still wants this master watched.
+        if (watched_ == target) lost_run_id_ = watched_run_id_;
+        watched_run_id_.clear();
+      }
+      cv_.notify_all();
+      // As for our own Redis: a connection that keeps being dropped (a
+      // client timeout, CLIENT KILL) must not become a busy loop of alarms.
+      SleepFor(stop, kInitialBackoff);
+    }
+  } catch (const std::exception& e) {
+    // Losing the watch only delays noticing a dead master to the next poll.
+    spdlog::error("redis: upstream watch stopped by an unexpected error: {}", e.what());
+  } catch (...) {
+    spdlog::error("redis: upstream watch stopped by an unexpected error");
   }
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "resec/state.h"
 #include "support/agent_group.h"
 #include "support/tcp_proxy.h"
 #include "support/wait_for.h"
@@ -84,13 +85,9 @@ void ExpectNoAcknowledgedWriteLost(Group& g, Writer& writer, int master) {
   EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged writes lost, first k:" << missing.front();
 }
 
-TEST(Safety, MasterRestartedEmptyNeverWinsOverReplicasWithData) {
-  Group g({});
-  ASSERT_TRUE(g.Start().ok());
-  std::string why;
-  auto m = g.WaitConverged(kConverge, &why);
-  ASSERT_TRUE(m) << why;
-  // 10,000 keys, replicated.
+// Writes 10,000 keys to the master and waits until every replica has them
+// (each Call has its own connection, so a WAIT would not cover the MSETs).
+void LoadReplicatedKeys(Group& g, int master) {
   for (int batch = 0; batch < 100; ++batch) {
     std::vector<std::string> argv = {"MSET"};
     for (int i = 0; i < 100; ++i) {
@@ -98,14 +95,21 @@ TEST(Safety, MasterRestartedEmptyNeverWinsOverReplicasWithData) {
       argv.push_back("key:" + std::to_string(n));
       argv.push_back(std::to_string(n));
     }
-    ASSERT_TRUE(g.redis(*m).Call(argv).ok());
+    ASSERT_TRUE(g.redis(master).Call(argv).ok());
   }
-  // Every replica has all 10,000 (each Call has its own connection, so a
-  // WAIT here would not cover the MSETs: read the replicas instead).
   for (int i = 0; i < g.size(); ++i) {
-    if (i == *m) continue;
+    if (i == master) continue;
     ASSERT_TRUE(WaitFor([&] { return g.redis(i).Call({"DBSIZE"}).value_or("") == "10000"; }, 10s)) << i;
   }
+}
+
+TEST(Safety, MasterRestartedEmptyNeverWinsOverReplicasWithData) {
+  Group g({});
+  ASSERT_TRUE(g.Start().ok());
+  std::string why;
+  auto m = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m) << why;
+  ASSERT_NO_FATAL_FAILURE(LoadReplicatedKeys(g, *m));
   g.redis(*m).Kill();
   ASSERT_TRUE(g.redis(*m).Restart().ok());  // no persistence: back empty, new replication ID
   auto m2 = g.WaitConverged(kConverge, &why);
@@ -114,6 +118,71 @@ TEST(Safety, MasterRestartedEmptyNeverWinsOverReplicasWithData) {
   EXPECT_EQ(*g.redis(*m2).Call({"DBSIZE"}), "10000");
   // And the restarted one got the data back as a replica.
   ASSERT_TRUE(WaitFor([&] { return g.redis(*m).Call({"DBSIZE"}).value_or("") == "10000"; }, 10s));
+}
+
+// The master's node restarts: Redis and agent killed, Redis back empty at
+// once, faster than the check TTL lets anyone take over. The replicas' Redis
+// still name it as their master and reconnect by themselves; left alone, they
+// would full-resync to its empty dataset. Their agents hold them off it (it
+// is not the Redis the lock holder vouched for) until the election, which a
+// replica with the data wins.
+TEST(Safety, MasterNodeRestartedEmptyBeforeTheCheckTtlLosesNoData) {
+  Group g({});
+  ASSERT_TRUE(g.Start().ok());
+  std::string why;
+  auto m = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m) << why;
+  ASSERT_NO_FATAL_FAILURE(LoadReplicatedKeys(g, *m));
+  g.agent(*m).Kill();
+  g.redis(*m).Kill();
+  ASSERT_TRUE(g.redis(*m).Start().ok());  // no persistence: empty, a new run
+  // The fault itself: the node stays half up for longer than the replicas'
+  // Redis take to reconnect (once a second), shorter than the 3 s check TTL.
+  std::this_thread::sleep_for(2s);
+  for (int i = 0; i < g.size(); ++i) {
+    if (i == *m) continue;
+    EXPECT_EQ(g.redis(i).Call({"DBSIZE"}).value_or(""), "10000") << "replica " << i << " resynced";
+  }
+  ASSERT_TRUE(g.agent(*m).Start().ok());
+  auto m2 = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m2) << why;
+  EXPECT_NE(*m2, *m) << "the empty Redis was promoted";
+  for (int i = 0; i < g.size(); ++i) {
+    EXPECT_TRUE(WaitFor([&] { return g.redis(i).Call({"DBSIZE"}).value_or("") == "10000"; }, 10s))
+        << "node " << i << " has " << g.redis(i).Call({"DBSIZE"}).value_or("?") << " keys";
+  }
+}
+
+// docs/failover.md's advice for the case the agents cannot cover, a replica
+// whose agent is down too: every redis-server starts held (REPLICAOF to a
+// port nobody listens on). The group still forms, and a master that restarts
+// feeds nobody, so even a replica without a live agent keeps its data.
+TEST(Safety, RedisStartedHeldFeedsNobodyAfterARestart) {
+  GroupOptions o;
+  o.redis_args = {"--replicaof", std::string(cmd::kHoldHost), std::to_string(cmd::kHoldPort)};
+  Group g(o);
+  ASSERT_TRUE(g.Start().ok());
+  std::string why;
+  auto m = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m) << why;
+  ASSERT_NO_FATAL_FAILURE(LoadReplicatedKeys(g, *m));
+  const int orphan = (*m + 1) % g.size();  // a replica whose agent is down too
+  g.agent(orphan).Kill();
+  g.agent(*m).Kill();
+  g.redis(*m).Kill();
+  ASSERT_TRUE(g.redis(*m).Start().ok());  // empty, and held
+  std::this_thread::sleep_for(2s);        // the orphan's Redis retries once a second
+  EXPECT_EQ(g.redis(orphan).Call({"DBSIZE"}).value_or(""), "10000");
+  EXPECT_EQ(g.redis(*m).Role(), "slave");
+  ASSERT_TRUE(g.agent(orphan).Start().ok());
+  ASSERT_TRUE(g.agent(*m).Start().ok());
+  auto m2 = g.WaitConverged(kConverge, &why);
+  ASSERT_TRUE(m2) << why;
+  EXPECT_NE(*m2, *m);
+  for (int i = 0; i < g.size(); ++i) {
+    EXPECT_TRUE(WaitFor([&] { return g.redis(i).Call({"DBSIZE"}).value_or("") == "10000"; }, 10s))
+        << "node " << i << " has " << g.redis(i).Call({"DBSIZE"}).value_or("?") << " keys";
+  }
 }
 
 TEST(Safety, IsolatedMasterRefusesWritesBeforeAnotherMasterAcceptsOne) {

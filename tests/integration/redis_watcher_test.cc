@@ -238,5 +238,60 @@ TEST_F(RedisWatcherIntegrationTest, PromotionFencesAndDemotesTheFormerMaster) {
   EXPECT_FALSE(refused.ok());
 }
 
+// HoldReplication keeps the dataset and watches the master it names: the
+// published state carries that master's INFO (run_id, history), and Redis
+// stays read-only and refuses to feed replicas of its own.
+TEST_F(RedisWatcherIntegrationTest, HoldKeepsTheDataAndReportsTheWatchedMaster) {
+  RedisServer master;
+  RedisServer replica;
+  ASSERT_OK(master.Start());
+  ASSERT_OK(replica.Start());
+  ASSERT_OK(replica.Call({"SET", "ours", "1"}));
+  StatusOr<std::string> master_info = master.Call({"INFO", "server"});
+  ASSERT_OK(master_info);
+  StartWatcher(replica);
+  ASSERT_TRUE(Next(Healthy));
+
+  ASSERT_TRUE(in_.Push(cmd::HoldReplication{"127.0.0.1", master.port()}));
+  auto held = Next([&](const RedisState& s) { return s.upstream.has_value() && s.master_port == cmd::kHoldPort; });
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->role, RedisRole::kReplica);
+  EXPECT_EQ(held->master_host, cmd::kHoldHost);
+  EXPECT_TRUE(held->upstream->reachable);
+  EXPECT_EQ(held->upstream->role, RedisRole::kMaster);
+  EXPECT_EQ(held->upstream->port, master.port());
+  EXPECT_NE(master_info->find("run_id:" + held->upstream->run_id), std::string::npos);
+  EXPECT_EQ(held->upstream->replid.size(), 40u);
+  EXPECT_EQ(*replica.Call({"GET", "ours"}), "1");
+  EXPECT_FALSE(replica.Call({"SET", "ours", "2"}).ok()) << "a held Redis is read-only";
+}
+
+// The master's process dies while our Redis is linked to it: the upstream
+// watch notices at once and the next state says so (upstream, unreachable),
+// well before the replica's own once-a-second reconnect could reach a
+// restarted master.
+TEST_F(RedisWatcherIntegrationTest, ADeadMasterIsReportedBeforeOurRedisCanReconnect) {
+  RedisServer master;
+  RedisServer replica;
+  ASSERT_OK(master.Start());
+  ASSERT_OK(replica.Start());
+  // A poll interval longer than the deadline: the upstream watch, not the
+  // INFO poll, has to notice.
+  StartWatcher(replica, {2000ms, 500ms});
+  ASSERT_TRUE(Next(Healthy));
+  ASSERT_TRUE(in_.Push(cmd::ReplicateFrom{"127.0.0.1", master.port()}));
+  ASSERT_TRUE(Next([](const RedisState& s) { return s.master_link_up && !s.master_sync_in_progress; }));
+  // Give the watch time to connect to the master it now has to watch.
+  ASSERT_TRUE(WaitFor([&] {
+    StatusOr<std::string> clients = master.Call({"CLIENT", "LIST", "TYPE", "pubsub"});
+    return clients.ok() && clients->find("name=resec-upstream-watch") != std::string::npos;
+  }, 5s));
+  const auto killed = std::chrono::steady_clock::now();
+  master.Kill();
+  auto doubted = Next([](const RedisState& s) { return s.upstream.has_value() && !s.upstream->reachable; }, 900ms);
+  ASSERT_TRUE(doubted) << "no state reported the lost master";
+  EXPECT_LT(std::chrono::steady_clock::now() - killed, 500ms);
+}
+
 }  // namespace
 }  // namespace resec::redis

@@ -73,6 +73,7 @@ Status Group::Start() {
   for (int i = 0; i < options_.size; ++i) {
     RedisServer::Options ro;
     ro.password = options_.redis_password;
+    ro.extra_args = options_.redis_args;
     redis_.push_back(std::make_unique<RedisServer>(ro));
     if (Status st = redis_.back()->Start(); !st.ok()) return st;
   }

@@ -68,6 +68,7 @@ struct GroupOptions {
   ConsulAgent::Options consul;
   std::string consul_token;  // CONSUL_HTTP_TOKEN for the agents
   std::map<std::string, std::string> env;  // extra settings for every agent
+  std::vector<std::string> redis_args;     // extra redis-server arguments for every node
   bool start_agents = true;
 };
 

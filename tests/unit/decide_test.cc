@@ -48,9 +48,17 @@ ConsulState HeldByOther() {
   ConsulState c = Reachable();
   c.lock_holder_session = "s-other";
   c.lock_record = LockRecord{kOther, "", 7002, "aaaa", 100, ""};
+  c.lock_record->run_id = "run-other";
   c.masters = {Master(kOther, "127.0.0.1", 7002)};
   c.masters_known = true;
   return c;
+}
+
+// What our agent read from the master at host:port: the very Redis the lock
+// holder vouched for (HeldByOther's run_id), on a history of its own.
+UpstreamProbe Vouched(const std::string& host, int port) {
+  return UpstreamProbe{.host = host, .port = port, .reachable = true, .run_id = "run-other",
+                       .role = RedisRole::kMaster, .replid = "cccc", .offset = 10};
 }
 
 DecideOptions Options() {
@@ -111,6 +119,7 @@ TEST(Decide, Table) {
          c.registered = true;
          c.registered_role = RedisRole::kMaster;
          r = HealthyMaster();
+         r.upstream = Vouched("127.0.0.1", 7002);
        },
        Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
        RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
@@ -155,6 +164,7 @@ TEST(Decide, Table) {
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c = HeldByOther();
          r = LinkedReplica("127.0.0.1", 7003);
+         r.upstream = Vouched("127.0.0.1", 7002);
        },
        Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
        RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
@@ -164,6 +174,7 @@ TEST(Decide, Table) {
          r = LinkedReplica("127.0.0.1", 7002);
          r.master_link_up = false;
          r.master_sync_in_progress = true;
+         r.upstream = Vouched("127.0.0.1", 7002);
        },
        Rule::kReplicaCannotServe, false, std::optional<RedisRole>(), std::nullopt},
       {"6. link down longer than 10s: deregister",
@@ -172,6 +183,7 @@ TEST(Decide, Table) {
          r = LinkedReplica("127.0.0.1", 7002);
          r.master_link_up = false;
          r.master_link_down_since_seconds = 11;
+         r.upstream = Vouched("127.0.0.1", 7002);
        },
        Rule::kReplicaCannotServe, false, std::optional<RedisRole>(), std::nullopt},
       {"6. link down for 3s: still serving",
@@ -180,6 +192,7 @@ TEST(Decide, Table) {
          r = LinkedReplica("127.0.0.1", 7002);
          r.master_link_up = false;
          r.master_link_down_since_seconds = 3;
+         r.upstream = Vouched("127.0.0.1", 7002);
        },
        Rule::kReplicaHealthy, false, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
       {"6. replicating the current master: refresh as replica",
@@ -194,6 +207,7 @@ TEST(Decide, Table) {
          c.registered = true;
          c.registered_role = RedisRole::kMaster;
          r = HealthyMaster();
+         r.upstream = Vouched("127.0.0.1", 7002);
        },
        Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
        RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
@@ -205,6 +219,7 @@ TEST(Decide, Table) {
          c.lock_record->node = "other-node";
          c.masters = {ServiceInstance{kSelf, "other-node", "10.0.0.2", 7001, {}}};
          r = HealthyMaster();
+         r.upstream = Vouched("10.0.0.2", 7001);
        },
        Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
        RedisCommand(cmd::ReplicateFrom{"10.0.0.2", 7001})},
@@ -327,6 +342,125 @@ TEST(Decide, Table) {
          m.no_promotion_until = kNow + std::chrono::seconds(1);
        },
        Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"hold: a master not read yet is not followed: hold our data and read it",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7003);
+       },
+       Rule::kHoldReplication, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::HoldReplication{"127.0.0.1", 7002})},
+      {"hold: our link is down and the master does not answer",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.master_link_up = false;
+         r.upstream = UpstreamProbe{.host = "127.0.0.1", .port = 7002, .error = "connection refused"};
+       },
+       Rule::kHoldReplication, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::HoldReplication{"127.0.0.1", 7002})},
+      {"hold: the master restarted behind a dead agent (another run, a new history): never resync from it",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.master_link_up = false;
+         r.master_sync_in_progress = true;
+         r.upstream = Vouched("127.0.0.1", 7002);
+         r.upstream->run_id = "run-restarted";
+       },
+       Rule::kHoldReplication, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::HoldReplication{"127.0.0.1", 7002})},
+      {"hold: a master restarted from an older file continues our history but is behind us",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.master_link_up = false;
+         r.upstream = Vouched("127.0.0.1", 7002);
+         r.upstream->run_id = "run-restarted";
+         r.upstream->replid2 = "aaaa";
+         r.upstream->second_offset = 60;  // we have 100
+       },
+       Rule::kHoldReplication, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::HoldReplication{"127.0.0.1", 7002})},
+      {"hold: a master that is not a master yet is not followed",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = HealthyMaster();
+         r.upstream = Vouched("127.0.0.1", 7002);
+         r.upstream->role = RedisRole::kReplica;
+       },
+       Rule::kHoldReplication, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::HoldReplication{"127.0.0.1", 7002})},
+      {"hold: a held replica follows a master that continues its history (partial resync), whatever its run",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         r = LinkedReplica(std::string(cmd::kHoldHost), cmd::kHoldPort);
+         r.master_link_up = false;
+         r.upstream = Vouched("127.0.0.1", 7002);
+         r.upstream->run_id = "run-restarted";
+         r.upstream->replid2 = "aaaa";
+         r.upstream->second_offset = 101;
+       },
+       Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
+      {"hold: a record without run_id (the original resec) vouches by address",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.lock_record->run_id.clear();
+         r = LinkedReplica("127.0.0.1", 7003);
+         r.upstream = Vouched("127.0.0.1", 7002);
+         r.upstream->run_id = "anything";
+       },
+       Rule::kFollowMaster, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::ReplicateFrom{"127.0.0.1", 7002})},
+      {"hold: no master known and our link is down: hold our data until the election",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.master_link_up = false;
+       },
+       Rule::kCompete, true, std::optional<RedisRole>(RedisRole::kReplica), RedisCommand(cmd::HoldReplication{})},
+      {"hold: no master known and ours is a master the last holder did not vouch for (restarted): hold it",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.lock_free = true;
+         c.lock_holder_session.clear();
+         r.run_id = "run-restarted";
+         r.master_replid = "fresh";
+         r.master_repl_offset = 0;
+       },
+       Rule::kWaitForBetterCandidate, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::HoldReplication{})},
+      {"hold: no master known and ours is the master the last holder vouched for (its agent restarted): keep it",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.lock_free = true;
+         c.lock_holder_session.clear();
+         c.lock_record->holder_id = kSelf;
+         r.run_id = "run-other";
+       },
+       Rule::kCompete, true, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
+      {"hold: already held, nothing more to do while no master is known",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         r = LinkedReplica(std::string(cmd::kHoldHost), cmd::kHoldPort);
+         r.master_link_up = false;
+       },
+       Rule::kCompete, true, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
+      {"ours: a holder whose Redis restarted under it steps down and holds it",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_held = true;
+         m.lock_run_id = "run-before";
+         r.run_id = "run-after";
+       },
+       Rule::kRedisRestarted, false, std::optional<RedisRole>(RedisRole::kReplica),
+       RedisCommand(cmd::HoldReplication{})},
+      {"ours: a holder whose Redis is the run it took the lock with keeps it",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_held = true;
+         m.lock_run_id = "run-same";
+         r.run_id = "run-same";
+       },
+       Rule::kMasterKeepsLock, true, std::optional<RedisRole>(RedisRole::kMaster), std::nullopt},
       {"compat: elect_best off, any healthy agent competes",
        [](ConsulState& c, RedisState&, DecideOptions& o, DecideMemory&) {
          c.lock_free = true;

@@ -26,8 +26,20 @@
 //
 // Commands: PromoteToMaster -> REPLICAOF NO ONE, preceded by fencing the
 // master we replicate from and followed by demoting it (see connect_peer);
-// ReplicateFrom -> REPLICAOF host port then CLIENT KILL TYPE normal. Both are skipped when the last INFO
-// already shows the target, so repeating a command never restarts a sync.
+// ReplicateFrom -> REPLICAOF host port then CLIENT KILL TYPE normal;
+// HoldReplication -> REPLICAOF to a target nobody listens on (then CLIENT KILL
+// when Redis was master). All are skipped when the last INFO already shows
+// the target, so repeating a command never restarts a sync.
+//
+// The last ReplicateFrom or HoldReplication also names the master to watch:
+// while our Redis is not linked to it, each observation reads that master's
+// INFO (connect_peer) into RedisState::upstream, so the reconciler can see
+// whether following it keeps our data. While our Redis is linked, a fourth
+// thread, the upstream watch, holds an idle connection to that master: when
+// the master's process dies its kernel closes that socket at once, and the
+// poller reads the master again (publishing `upstream` unless it is the same
+// redis-server, answering) before our Redis, which retries once a second,
+// can reconnect to a restarted, possibly empty, master and resync from it.
 // Commands arriving while Redis is unreachable are dropped (logged): the
 // reconciler decides again from the next snapshot.
 //
@@ -45,6 +57,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "resec/clock.h"
@@ -104,11 +117,12 @@ class Watcher {
   void Stop();
 
  private:
-  enum class Wake { kDeadline, kCommand, kGuard, kLivenessLost, kStop };
+  enum class Wake { kDeadline, kCommand, kGuard, kLivenessLost, kUpstreamLost, kStop };
 
   void RunPoller(std::stop_token stop);
   void RunLiveness(std::stop_token stop);
   void RunForwarder(std::stop_token stop);
+  void RunUpstreamWatch(std::stop_token stop);
 
   // Connects if needed, reads INFO and publishes. False when Redis did not
   // answer (the failure has been published).
@@ -127,6 +141,11 @@ class Watcher {
   // INFO, or nullopt when there is none to fence (not linked, unreachable,
   // not a master).
   std::optional<RedisState> PauseFormerMaster(const std::string& host, int port);
+  // Fills state.upstream (see the header comment); unreachable masters are
+  // retried at most every kUnreachableProbeRetry.
+  void ProbeUpstream(RedisState& state);
+  // One read of a master's INFO server + replication.
+  UpstreamProbe ReadUpstream(const std::string& host, int port);
   // After promotion: REPLICAOF us on the former master, drop its clients,
   // lift the pause.
   void DemoteFormerMaster(const std::string& host, int port, const RedisState& former);
@@ -167,6 +186,12 @@ class Watcher {
   std::string last_logged_guard_error_;
   bool replicas_catching_up_ = false;  // paused, and a replica lacks writes
   std::map<std::string, std::unique_ptr<Client>> peers_;  // by "host:port"
+  std::pair<std::string, int> upstream_target_;  // from the last replication command
+  std::optional<UpstreamProbe> last_probe_;
+  SteadyClock::time_point next_probe_at_{};
+  // Set when the upstream watch lost its connection: the run it had been
+  // watching, which must still be the one that answers.
+  std::optional<std::string> doubted_run_id_;
 
   // The poller's mailbox.
   std::mutex mu_;
@@ -175,6 +200,11 @@ class Watcher {
   std::optional<WriteGuard> pending_guard_;      // GUARDED_BY(mu_)
   bool liveness_lost_ = false;                   // GUARDED_BY(mu_)
   bool observe_requested_ = false;               // GUARDED_BY(mu_)
+  // The master our Redis is linked to ("" when none), for the upstream watch,
+  // and the run_id that watch saw when it connected.
+  std::pair<std::string, int> watched_;          // GUARDED_BY(mu_)
+  std::string watched_run_id_;                   // GUARDED_BY(mu_)
+  std::optional<std::string> lost_run_id_;       // GUARDED_BY(mu_): set when the watch lost it
 
   std::mutex lifecycle_mu_;  // serialises Start() and Stop()
   bool started_ = false;     // GUARDED_BY(lifecycle_mu_)
@@ -182,6 +212,7 @@ class Watcher {
   std::jthread poller_;
   std::jthread liveness_thread_;
   std::jthread forwarder_;
+  std::jthread upstream_watch_;
 };
 
 }  // namespace resec::redis
