@@ -12,6 +12,8 @@ std::string_view KindName(FaultKind k) {
       return "agent-restart";
     case FaultKind::kNodeRestart:
       return "node-restart";
+    case FaultKind::kNodeRestartEmpty:
+      return "node-restart-empty";
     case FaultKind::kRedisPause:
       return "redis-pause";
     case FaultKind::kAgentPause:
@@ -34,8 +36,11 @@ std::optional<FaultKind> ParseKind(std::string_view s) {
 }
 
 bool ImpairsAgent(FaultKind k) {
-  return k == FaultKind::kAgentRestart || k == FaultKind::kNodeRestart || k == FaultKind::kAgentPause;
+  return k == FaultKind::kAgentRestart || k == FaultKind::kNodeRestart || k == FaultKind::kNodeRestartEmpty ||
+         k == FaultKind::kAgentPause;
 }
+
+bool LosesData(FaultKind k) { return k == FaultKind::kRedisRestartEmpty || k == FaultKind::kNodeRestartEmpty; }
 
 bool IsConsulFault(FaultKind k) { return k == FaultKind::kConsulLeaderKill || k == FaultKind::kConsulRestart; }
 

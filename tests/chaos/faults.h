@@ -24,6 +24,7 @@ enum class FaultKind {
   kRedisRestartEmpty,  // SIGKILL redis-server, delete its data, restart it empty
   kAgentRestart,       // SIGKILL resec, restart it
   kNodeRestart,        // SIGKILL both, restart both (Redis with its data)
+  kNodeRestartEmpty,   // SIGKILL both, delete Redis' data, restart both
   kRedisPause,         // SIGSTOP redis-server, SIGCONT
   kAgentPause,         // SIGSTOP resec, SIGCONT
   kConsulLeaderKill,   // SIGKILL the Consul server that is Raft leader, restart it
@@ -35,6 +36,7 @@ inline constexpr FaultKind kAllKinds[] = {
     FaultKind::kRedisRestart, FaultKind::kRedisRestartEmpty, FaultKind::kAgentRestart,
     FaultKind::kNodeRestart,  FaultKind::kRedisPause,        FaultKind::kAgentPause,
     FaultKind::kConsulLeaderKill, FaultKind::kConsulRestart, FaultKind::kPartition,
+    FaultKind::kNodeRestartEmpty,
 };
 
 std::string_view KindName(FaultKind k);
@@ -42,7 +44,10 @@ std::optional<FaultKind> ParseKind(std::string_view s);
 
 // What the fault leaves impaired on its node while it lasts.
 bool ImpairsAgent(FaultKind k);   // the agent is dead or stopped: nobody fences its Redis
-bool IsConsulFault(FaultKind k);  // the node is chosen by Consul role (leader) or as a server
+bool IsConsulFault(FaultKind k);
+// Restarts a Redis without its data: survivable only while the other two
+// nodes hold everything, so it never overlaps another fault.
+bool LosesData(FaultKind k);  // the node is chosen by Consul role (leader) or as a server
 
 struct FaultDraw {
   int number = 0;  // 1-based position in the run

@@ -101,6 +101,7 @@ unsigned Resources(FaultKind k) {
     case FaultKind::kAgentPause:
       return kAgent;
     case FaultKind::kNodeRestart:
+    case FaultKind::kNodeRestartEmpty:
       return kRedis | kAgent;
     case FaultKind::kConsulLeaderKill:
     case FaultKind::kConsulRestart:
@@ -747,10 +748,12 @@ Status Runner::Inject(FaultRecord& f) {
       MarkAgentDown(n, now);
       break;
     case FaultKind::kNodeRestart:
+    case FaultKind::kNodeRestartEmpty:
       agent_expected_[n] = false;
       redis_expected_[n] = false;
       cluster_->KillAgent(n);
       cluster_->KillRedis(n);
+      if (f.kind == FaultKind::kNodeRestartEmpty) cluster_->WipeRedis(n);
       MarkAgentDown(n, now);
       break;
     case FaultKind::kRedisPause:
@@ -791,6 +794,7 @@ Status Runner::Heal(FaultRecord& f) {
       MarkAgentBack(n, Clock::now());
       break;
     case FaultKind::kNodeRestart:
+    case FaultKind::kNodeRestartEmpty:
       redis_back_[n] = Clock::now();
       redis_back_how_[n] = "restarted";
       if (Status st = cluster_->StartRedis(n); !st.ok()) return st;
@@ -840,14 +844,14 @@ bool Runner::RunEpisode() {
     f.node = node;
     f.note = note;
     f.episode = ep.index;
-    if (d.kind == FaultKind::kRedisRestartEmpty) {
+    if (LosesData(d.kind)) {
       // Restarting a Redis without its data is only survivable while the
       // other two hold everything: never with another node down or behind.
       std::string why;
       ClusterView v = cluster_->Observe();
       const std::optional<int> m = Cluster::Converged(*cluster_, v, &why);
       if (!ep.faults.empty() || !m) {
-        f.kind = FaultKind::kRedisRestart;
+        f.kind = d.kind == FaultKind::kNodeRestartEmpty ? FaultKind::kNodeRestart : FaultKind::kRedisRestart;
         f.note += (f.note.empty() ? "" : "; ") + std::string("drawn without data, restarted with it: ") +
                   (!ep.faults.empty() ? "another fault is active" : why);
       }
@@ -878,7 +882,7 @@ bool Runner::RunEpisode() {
 
   std::optional<FaultDraw> second;
   Tp second_at{};
-  if (first.overlap && first.kind != FaultKind::kRedisRestartEmpty && faults_started_ < o_.faults) {
+  if (first.overlap && !LosesData(first.kind) && faults_started_ < o_.faults) {
     second = planner_->Next();
     second_at = ep.start + std::chrono::duration_cast<Clock::duration>(first.duration * first.overlap_at);
   }
@@ -905,7 +909,7 @@ bool Runner::RunEpisode() {
         }
         return false;
       }();
-      if (d.kind == FaultKind::kRedisRestartEmpty) {
+      if (LosesData(d.kind)) {
         refuse = "a restart without data never overlaps";
       } else if (node == first_node && (Resources(d.kind) & Resources(first_kind)) != 0) {
         refuse = "it acts on the same process";
