@@ -57,6 +57,9 @@ constexpr seconds kAgentComebackGrace{1};
 // 2 s makes no promotion for 5 s. A SIGSTOPped agent wakes up in it, and
 // while it lasts that node cannot take over: the fault is not over until the
 // cool-down is, or the next fault would overlap it.
+// Node restarts bring the agent back this long after its Redis: longer than
+// the once-a-second reconnect of the other nodes' Redis (see Heal).
+constexpr milliseconds kNodeAgentLag{1500};
 constexpr milliseconds kTiltThreshold{1500};  // a little under 2 s: a pause that may have tripped it
 constexpr milliseconds kTiltCoolDown{5200};   // 5 s and a scheduling margin
 // Replicas acknowledge the replication stream once a second, so Redis'
@@ -122,6 +125,7 @@ struct FaultRecord {
   Tp start;
   Tp heal_at;
   std::optional<Tp> healed;
+  bool redis_back = false;  // node restarts: Redis is back, the agent not yet
 };
 
 struct Episode {
@@ -795,10 +799,21 @@ Status Runner::Heal(FaultRecord& f) {
       break;
     case FaultKind::kNodeRestart:
     case FaultKind::kNodeRestartEmpty:
-      redis_back_[n] = Clock::now();
-      redis_back_how_[n] = "restarted";
-      if (Status st = cluster_->StartRedis(n); !st.ok()) return st;
-      redis_expected_[n] = true;
+      if (!f.redis_back) {
+        redis_back_[n] = Clock::now();
+        redis_back_how_[n] = "restarted";
+        if (Status st = cluster_->StartRedis(n); !st.ok()) return st;
+        redis_expected_[n] = true;
+        f.redis_back = true;
+        // A booting node starts its services in some order, and resec waits
+        // for its Consul agent: give the other nodes' Redis, which retry
+        // their master once a second, the window to reach this restarted
+        // one before its agent acts.
+        f.heal_at = Clock::now() + kNodeAgentLag;
+        Log(Label(f) + Fmt(" redis-server back, the agent follows in %lld ms",
+                           static_cast<long long>(kNodeAgentLag.count())));
+        return Status::Ok();
+      }
       if (Status st = cluster_->StartAgent(n); !st.ok()) return st;
       agent_expected_[n] = true;
       MarkAgentBack(n, Clock::now());
@@ -935,6 +950,10 @@ bool Runner::RunEpisode() {
           aborted_ = true;
           abort_reason_ = "a heal action failed";
           return false;
+        }
+        if (!f.healed) {  // healing in steps
+          all_healed = false;
+          continue;
         }
         Log(Label(f) + " healed");
         ep.last_heal = *f.healed;
