@@ -191,6 +191,8 @@ void Reconciler::ReconcileOnce(TimePoint now) {
     if (d.redis != last_command_ || now - last_command_at_ >= kCommandRepeat) {
       if (std::holds_alternative<cmd::PromoteToMaster>(*d.redis)) {
         counters_.promotions++;
+      } else if (std::holds_alternative<cmd::HoldReplication>(*d.redis)) {
+        counters_.hold_commands++;
       } else {
         counters_.replicate_commands++;
         if (redis_.role == RedisRole::kMaster) counters_.demotions++;

@@ -129,6 +129,8 @@ std::string RenderMetrics(const BoardSnapshot& snap, const Config& config) {
   counter("resec_promote_commands_total", "REPLICAOF NO ONE commands sent.", snap.counters.promotions);
   counter("resec_demotions_total", "Times our master was told to replicate another.", snap.counters.demotions);
   counter("resec_replicate_commands_total", "REPLICAOF host port commands sent.", snap.counters.replicate_commands);
+  counter("resec_hold_commands_total", "Holds sent: REPLICAOF to no server, keeping the data off a master.",
+          snap.counters.hold_commands);
   counter("resec_lock_acquisitions_total", "Times this agent acquired the lock.", snap.counters.lock_acquisitions);
   counter("resec_lock_losses_total", "Times this agent lost or released the lock.", snap.counters.lock_losses);
   counter("resec_loop_stalls_total", "Times the reconciler loop was found stalled.", snap.counters.stalls);

@@ -4,8 +4,9 @@
 // like? The rules follow the original resec's decision order (first match
 // wins; see shared/resec-reference.md) with the fixes this project makes:
 // non-holders step down instead of deregistering every master, a holder that
-// lost the lock demotes at once, and only the most up-to-date eligible
-// candidate competes for a free lock.
+// lost the lock demotes at once, only the most up-to-date eligible candidate
+// competes for a free lock, and a replica holds its data off any master that
+// could only replace it (CheckFollow).
 //
 // No I/O, no clock reads, no logging: time and memory come in as arguments so
 // a table-driven test can pin every row.

@@ -38,6 +38,7 @@ struct Counters {
   uint64_t promotions = 0;
   uint64_t demotions = 0;  // ReplicateFrom sent while our Redis was master
   uint64_t replicate_commands = 0;
+  uint64_t hold_commands = 0;  // HoldReplication sent
   uint64_t lock_acquisitions = 0;
   uint64_t lock_losses = 0;
   uint64_t stalls = 0;
