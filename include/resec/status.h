@@ -41,12 +41,21 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   // "UNAVAILABLE: connection refused" style, for logs.
   std::string ToString() const;
+  // The HTTP status of the answer this error came from; 0 when there was no
+  // answer (a failed exchange) or no HTTP at all. Lets callers tell "Consul
+  // said 503" from "Consul did not answer", which share a code.
+  int http_status() const { return http_status_; }
+  Status&& WithHttpStatus(int http_status) && {
+    http_status_ = http_status;
+    return std::move(*this);
+  }
 
   bool operator==(const Status& other) const = default;
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  int http_status_ = 0;
 };
 
 inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }

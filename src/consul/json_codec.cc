@@ -280,11 +280,14 @@ Status StatusFromHttp(std::string_view method, std::string_view path, int http_s
     message += ' ';
     message += line;
   }
-  if (http_status == 401 || http_status == 403) return PermissionDenied(std::move(message));
-  if (http_status == 404) return NotFound(std::move(message));
-  if (http_status == 429 || (http_status >= 500 && http_status < 600)) return Unavailable(std::move(message));
-  if (http_status >= 400 && http_status < 500) return InvalidArgument(std::move(message));
-  return Internal(std::move(message));
+  auto answer = [http_status](Status s) { return std::move(s).WithHttpStatus(http_status); };
+  if (http_status == 401 || http_status == 403) return answer(PermissionDenied(std::move(message)));
+  if (http_status == 404) return answer(NotFound(std::move(message)));
+  if (http_status == 429 || (http_status >= 500 && http_status < 600)) {
+    return answer(Unavailable(std::move(message)));
+  }
+  if (http_status >= 400 && http_status < 500) return answer(InvalidArgument(std::move(message)));
+  return answer(Internal(std::move(message)));
 }
 
 bool IsUnknownCheckError(int http_status, std::string_view body) {

@@ -77,26 +77,13 @@ bool SameIdentity(const std::string& written, const PeerReport& wanted) {
   return a == b;
 }
 
-// "<method> <path>: <code>[ <text>]": the HTTP client's shape for a status
-// answer (StatusFromHttp). The path is percent-encoded, so the first ": "
-// ends it.
-bool CarriesHttpStatus(std::string_view message) {
-  const size_t colon = message.find(": ");
-  if (colon == std::string_view::npos) return false;
-  const std::string_view rest = message.substr(colon + 2);
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  return rest.size() >= 3 && digit(rest[0]) && digit(rest[1]) && digit(rest[2]) &&
-         (rest.size() == 3 || rest[3] == ' ');
-}
-
 }  // namespace
 
 bool IsConnectionFailure(const Status& status) {
   if (status.code() == StatusCode::kDeadlineExceeded) return true;
   // The client reports both a failed exchange and a 429/5xx answer as
   // unavailable (retry later); only the answer carries an HTTP status.
-  if (status.code() != StatusCode::kUnavailable) return false;
-  return !CarriesHttpStatus(status.message());
+  return status.code() == StatusCode::kUnavailable && status.http_status() == 0;
 }
 
 Watcher::Watcher(const Config& config, ClientFactory make_client, const Clock& clock,

@@ -59,6 +59,8 @@ TEST(IsConnectionFailure, OnlyAFailedExchangeCounts) {
       // A key that spells a status is percent-encoded in the path.
       {"500 on a key named like a status", StatusFromHttp("GET", "/v1/kv/a%3A%20500", 500, ""), false},
       {"refused on a key named like a status", Unavailable("GET /v1/kv/a%3A%20500: Connection"), true},
+      // Only the answer's status counts, not what the text looks like.
+      {"a failed exchange whose text reads like a status", Unavailable("GET /v1/kv/a: 500 Read"), true},
       {"body over the cap", Internal("GET /v1/kv/a: response body larger than the 1048576-byte limit, refused"),
        false},
       {"not JSON", InvalidArgument("kv: not JSON: <html>"), false},

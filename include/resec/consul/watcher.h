@@ -43,9 +43,8 @@ namespace resec::consul {
 
 // Whether a failed call never got an answer from Consul's HTTP API at all
 // (connection refused or reset, timeout, TLS, name resolution), as opposed to
-// an answer carrying an error status (403, 429, 500 "No cluster leader", ...).
-// Relies on the HTTP client's message shape for statuses ("<method> <path>:
-// <code> ...", see StatusFromHttp).
+// an answer carrying an error status (403, 429, 500 "No cluster leader", ...;
+// Status::http_status, set by StatusFromHttp).
 bool IsConnectionFailure(const Status& status);
 
 // Makes a client whose plain (non-blocking) calls time out after `timeout`.
