@@ -94,6 +94,7 @@ struct Candidate {
   std::string replid2;
   int64_t offset = 0;
   int priority = 0;
+  bool cooling = false;
 };
 
 std::string Following(const RedisState& redis) {
@@ -101,7 +102,11 @@ std::string Following(const RedisState& redis) {
   return redis.master_host + ":" + std::to_string(redis.master_port);
 }
 
-PeerReport ReportOf(const RedisState& redis, const DecideOptions& options) {
+bool Cooling(const DecideMemory& memory, TimePoint now) {
+  return memory.no_promotion_until && now < *memory.no_promotion_until;
+}
+
+PeerReport ReportOf(const RedisState& redis, const DecideOptions& options, bool cooling) {
   PeerReport r;
   r.id = options.self_id;
   r.address = options.announce_host;
@@ -114,14 +119,15 @@ PeerReport ReportOf(const RedisState& redis, const DecideOptions& options) {
   r.priority = options.priority;
   r.following = Following(redis);
   r.node = options.self_node;
+  r.cooling = cooling;
   return r;
 }
 
 ConsulIntent BaseIntent(const ConsulState& consul, const RedisState& redis, const DecideOptions& options,
-                        const DecideMemory& memory) {
+                        const DecideMemory& memory, TimePoint now) {
   ConsulIntent intent;
   intent.check_output = ReplicationSectionFirst(redis.info);
-  intent.report = ReportOf(redis, options);
+  intent.report = ReportOf(redis, options, Cooling(memory, now));
   intent.report->free_index = consul.lock_free && !memory.own_offset_stale ? consul.lock_modify_index : 0;
   return intent;
 }
@@ -201,7 +207,7 @@ FollowCheck CheckFollow(const RedisState& redis, const ServiceInstance& master,
 Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
                              const DecideOptions& options, TimePoint now, const DecideMemory& memory) {
   if (options.priority <= 0) return {false, "priority 0: this instance is never promoted"};
-  if (memory.no_promotion_until && now < *memory.no_promotion_until) {
+  if (Cooling(memory, now)) {
     return {false, "cooling down after the agent's loop stalled"};
   }
   if (!options.elect_best) return {true, "any healthy instance may take the lock"};
@@ -237,11 +243,12 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
   std::vector<Candidate> candidates;
   const std::string self_key = MemberKey(options.self_node, options.self_id);
   candidates.push_back({self_key, redis.role == RedisRole::kMaster, Following(redis), redis.master_replid,
-                        redis.master_replid2, redis.DataOffset(), options.priority});
+                        redis.master_replid2, redis.DataOffset(), options.priority, false});
   for (const auto& p : consul.peers) {
     if ((p.id == options.self_id && p.node == options.self_node) || !p.healthy || p.priority <= 0) continue;
     candidates.push_back(
-        {MemberKey(p.node, p.id), p.role == RoleName(RedisRole::kMaster), p.following, p.replid, p.replid2, p.offset, p.priority});
+        {MemberKey(p.node, p.id), p.role == RoleName(RedisRole::kMaster), p.following, p.replid, p.replid2, p.offset,
+         p.priority, p.cooling});
   }
 
   // Lineage: when the last master is known, only data that descends from it
@@ -285,6 +292,15 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
   const auto rank = static_cast<int64_t>(self - candidates.begin());
   if (rank == 0) return {true, "most up-to-date candidate"};
 
+  // A better candidate that stalled cannot take the lock until its cool-down
+  // ends; passing it over after the usual grace would give up whatever only
+  // it holds.
+  const auto cooling = std::find_if(candidates.begin(), self, [](const Candidate& c) { return c.cooling; });
+  if (cooling != self && now - free_since < options.lock_delay + options.cooling_wait) {
+    return {false, "waiting for " + cooling->id + " (offset " + std::to_string(cooling->offset) +
+                       ") to end its cool-down after a stall"};
+  }
+
   if (now - free_since >= options.lock_delay + rank * options.election_grace) {
     return {true, "better candidates did not take the lock in time"};
   }
@@ -325,7 +341,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     return d;
   }
 
-  ConsulIntent intent = BaseIntent(consul, redis, options, memory);
+  ConsulIntent intent = BaseIntent(consul, redis, options, memory, now);
   d.guard = GuardFor(consul, redis, options, now);
 
   if (memory.switchover && memory.switchover->handed_over && redis.role == RedisRole::kMaster &&

@@ -48,6 +48,9 @@ struct DecideOptions {
   // waits before any member may take it anyway (else a group that lost all
   // its data could never recover).
   std::chrono::milliseconds orphan_grace{10000};
+  // How long after the lock frees a better candidate in its stall cool-down
+  // (5 s) is waited for; past this it is passed over like any slow one.
+  std::chrono::milliseconds cooling_wait{6000};
   // Fence a master that cannot prove it still holds the lock (CLIENT PAUSE WRITE).
   bool fencing = true;
   // min-replicas-to-write for our master, when at least that many healthy

@@ -124,6 +124,10 @@ struct PeerReport {
   // holder's replication ID changed too recently to be in the lock record.
   std::string following;
   std::string node;  // its Consul node: service IDs repeat across nodes (redis@:6379)
+  // In its no-promotion cool-down after a stall (TILT): it cannot take the
+  // lock yet, and a better candidate that is cooling is waited for, not
+  // passed over (its data may be the only copy of some writes).
+  bool cooling = false;
   bool operator==(const PeerReport&) const = default;
 };
 

@@ -69,7 +69,8 @@ std::string EncodePeerReport(const PeerReport& p) {
   return json{{"id", p.id},         {"address", p.address}, {"port", p.port},
               {"healthy", p.healthy}, {"role", p.role},     {"replid", p.replid},
               {"replid2", p.replid2}, {"offset", p.offset}, {"priority", p.priority},
-              {"free_index", p.free_index}, {"following", p.following}, {"node", p.node}}
+              {"free_index", p.free_index}, {"following", p.following}, {"node", p.node},
+              {"cooling", p.cooling}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -83,7 +84,8 @@ StatusOr<PeerReport> DecodePeerReport(std::string_view text) {
       !Read(*j, "role", p.role, error) || !Read(*j, "replid", p.replid, error) ||
       !Read(*j, "replid2", p.replid2, error) || !Read(*j, "offset", p.offset, error) ||
       !Read(*j, "priority", p.priority, error) || !Read(*j, "free_index", p.free_index, error) ||
-      !Read(*j, "following", p.following, error) || !Read(*j, "node", p.node, error)) {
+      !Read(*j, "following", p.following, error) || !Read(*j, "node", p.node, error) ||
+      !Read(*j, "cooling", p.cooling, error)) {
     return Internal("decode peer report: " + error);
   }
   if (p.id.empty()) return Internal("decode peer report: no id");

@@ -7,6 +7,8 @@ namespace {
 
 TEST(LockRecord, RoundTrips) {
   LockRecord r{"redis@:6379", "10.0.0.5", 6379, "abc", 12345, "redis@:6380"};
+  r.node = "node-a";
+  r.run_id = "0123456789abcdef0123456789abcdef01234567";
   auto back = DecodeLockRecord(EncodeLockRecord(r));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, r);
@@ -14,6 +16,7 @@ TEST(LockRecord, RoundTrips) {
 
 TEST(PeerReport, RoundTrips) {
   PeerReport p{"redis@:6380", "", 6380, true, "slave", "r1", "r0", 99, 100, 42};
+  p.cooling = true;
   auto back = DecodePeerReport(EncodePeerReport(p));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, p);

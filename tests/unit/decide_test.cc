@@ -253,6 +253,32 @@ TEST(Decide, Table) {
          m.lock_free_since = kNow - std::chrono::milliseconds(1500);
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: a better peer in its stall cool-down is waited for past the grace",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100, 0}};
+         c.peers[0].cooling = true;
+         r = LinkedReplica("127.0.0.1", 7003);
+         m.lock_free_since = kNow - std::chrono::milliseconds(1500);
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: a cooling better peer is passed over once the cooling wait is over",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 200, 100, 0}};
+         c.peers[0].cooling = true;
+         r = LinkedReplica("127.0.0.1", 7003);
+         m.lock_free_since = kNow - std::chrono::milliseconds(6500);
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: a cooling peer behind us does not hold us back",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c.lock_free = true;
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 50, 100, 0}};
+         c.peers[0].cooling = true;
+         r = LinkedReplica("127.0.0.1", 7003);
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
       {"ours: the next candidate's grace starts after the lock-delay (regression: both raced at its end)",
        [](ConsulState& c, RedisState& r, DecideOptions& o, DecideMemory& m) {
          c.lock_free = true;
@@ -634,6 +660,23 @@ TEST(RedisCanServe, Table) {
     SCOPED_TRACE(row.name);
     EXPECT_EQ(RedisCanServe(row.state), row.want);
   }
+}
+
+// Our report tells the peers we are cooling down, so a better-placed one of
+// us is waited for rather than passed over.
+TEST(Decide, ReportSaysWhenWeAreCoolingDown) {
+  ConsulState consul = Reachable();
+  consul.lock_free = true;
+  const RedisState redis = LinkedReplica("127.0.0.1", 7002);
+  DecideMemory memory;
+  memory.no_promotion_until = kNow + std::chrono::seconds(1);
+  Decision d = Decide(consul, redis, Options(), kNow, memory);
+  ASSERT_TRUE(d.intent && d.intent->report);
+  EXPECT_TRUE(d.intent->report->cooling);
+  memory.no_promotion_until = kNow - std::chrono::seconds(1);
+  d = Decide(consul, redis, Options(), kNow, memory);
+  ASSERT_TRUE(d.intent && d.intent->report);
+  EXPECT_FALSE(d.intent->report->cooling);
 }
 
 }  // namespace
