@@ -330,6 +330,15 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     // Change nothing in Consul, but a master that cannot renew its lease
     // fences itself before another could be promoted.
     if (redis.healthy) d.guard = GuardFor(consul, redis, options, now);
+    // Nor can a master that restarted feed our Redis meanwhile: what we read
+    // of it needs no Consul, and the last lock record we saw still names
+    // the run that was elected.
+    if (redis.healthy && redis.upstream && !Held(redis) && redis.role == RedisRole::kReplica) {
+      const ServiceInstance ours{.address = redis.upstream->host, .port = redis.upstream->port};
+      if (!CheckFollow(redis, ours, consul.lock_record).safe) {
+        d.redis = cmd::HoldReplication{ours.address, ours.port};
+      }
+    }
     return d;
   }
   if (!redis.healthy) {

@@ -92,6 +92,24 @@ TEST(Decide, Table) {
       {"2. Consul unreachable: do nothing",
        [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) { c.reachable = false; },
        Rule::kConsulUnreachable, std::nullopt, std::nullopt, std::nullopt},
+      {"2. Consul unreachable, our master restarted under us: hold our data anyway",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.reachable = false;
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.upstream = Vouched("127.0.0.1", 7002);
+         r.upstream->run_id = "run-restarted";
+       },
+       Rule::kConsulUnreachable, std::nullopt, std::nullopt, RedisCommand(cmd::HoldReplication{"127.0.0.1", 7002})},
+      {"2. Consul unreachable, our master answers as the elected run: nothing to do",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.reachable = false;
+         r = LinkedReplica("127.0.0.1", 7002);
+         r.master_link_up = false;
+         r.upstream = Vouched("127.0.0.1", 7002);
+       },
+       Rule::kConsulUnreachable, std::nullopt, std::nullopt, std::nullopt},
       {"3. Redis unhealthy: release the lock and deregister",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
          c.lock_held = true;
