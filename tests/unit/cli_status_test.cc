@@ -198,6 +198,13 @@ TEST(BuildGroupStatus, Situations) {
          EXPECT_EQ(Member(g, "redis@:6381")->master_link, "down");
          EXPECT_EQ(Member(g, "redis@:6382")->master_link, "down");
        }},
+      {"a replica held off every master (docs/failover.md) shows as held",
+       [](StatusInputs& in, GroupScope&) {
+         in.instances[1].checks[1].status = "warning";
+         in.instances[1].checks[1].output =
+             "# Replication\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:0\r\nmaster_link_status:down\r\n";
+       },
+       [](const GroupStatus& g) { EXPECT_EQ(Member(g, "redis@:6381")->master_link, "held"); }},
       {"the worst check wins (a failing node fails the instance)",
        [](StatusInputs& in, GroupScope&) { in.instances[0].checks[0].status = "critical"; },
        [](const GroupStatus& g) {
