@@ -29,8 +29,9 @@ std::string_view RoleName(RedisRole role);  // "unknown", "master", "slave"
 
 // The master our Redis follows or is about to follow, as that master's own
 // INFO shows it: read by our agent (a peer connection) while our link to it
-// is not up, so the reconciler can tell whether replicating from it keeps our
-// data or would throw it away for a full resync from a Redis that restarted.
+// is not up, or once when the agent's idle connection to it dropped, so the
+// reconciler can tell whether replicating from it keeps our data or would
+// throw it away for a full resync from a Redis that restarted.
 struct UpstreamProbe {
   std::string host;
   int port = 0;
@@ -81,7 +82,8 @@ struct RedisState {
   // master offset is final, so a successor at that offset has every write.
   bool writes_paused = false;
   // The master we were told to follow or to hold off, while our link to it is
-  // not up (see UpstreamProbe); nullopt otherwise.
+  // not up, or the one we are linked to when it may have died (see
+  // UpstreamProbe); nullopt otherwise.
   std::optional<UpstreamProbe> upstream;
 
   std::string info;  // raw INFO text (check output, /info)
