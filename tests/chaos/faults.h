@@ -44,10 +44,10 @@ std::optional<FaultKind> ParseKind(std::string_view s);
 
 // What the fault leaves impaired on its node while it lasts.
 bool ImpairsAgent(FaultKind k);   // the agent is dead or stopped: nobody fences its Redis
-bool IsConsulFault(FaultKind k);
+bool IsConsulFault(FaultKind k);  // the node is chosen by Consul role (leader) or as a server
 // Restarts a Redis without its data: survivable only while the other two
 // nodes hold everything, so it never overlaps another fault.
-bool LosesData(FaultKind k);  // the node is chosen by Consul role (leader) or as a server
+bool LosesData(FaultKind k);
 
 struct FaultDraw {
   int number = 0;  // 1-based position in the run
