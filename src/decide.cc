@@ -175,11 +175,6 @@ bool LinkNotUp(const RedisState& redis) {
   return redis.role == RedisRole::kReplica && (!redis.master_link_up || redis.master_sync_in_progress);
 }
 
-bool Held(const RedisState& redis) {
-  return redis.role == RedisRole::kReplica && redis.master_host == cmd::kHoldHost &&
-         redis.master_port == cmd::kHoldPort;
-}
-
 }  // namespace
 
 FollowCheck CheckFollow(const RedisState& redis, const ServiceInstance& master,
@@ -333,7 +328,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     // Nor can a master that restarted feed our Redis meanwhile: what we read
     // of it needs no Consul, and the last lock record we saw still names
     // the run that was elected.
-    if (redis.healthy && redis.upstream && !Held(redis) && redis.role == RedisRole::kReplica) {
+    if (redis.healthy && redis.upstream && redis.role == RedisRole::kReplica && !redis.Held()) {
       const ServiceInstance ours{.address = redis.upstream->host, .port = redis.upstream->port};
       if (!CheckFollow(redis, ours, consul.lock_record).safe) {
         d.redis = cmd::HoldReplication{ours.address, ours.port};
@@ -458,7 +453,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     // last holder vouched for (it restarted) must not feed anyone.
     const bool stale_master = redis.role == RedisRole::kMaster && consul.lock_record &&
                               !consul.lock_record->run_id.empty() && consul.lock_record->run_id != redis.run_id;
-    const bool hold = !Held(redis) && (LinkNotUp(redis) || stale_master);
+    const bool hold = !redis.Held() && (LinkNotUp(redis) || stale_master);
     if (hold) d.redis = cmd::HoldReplication{};
     if (!consul.lock_free) {
       d.rule = Rule::kWaitForMaster;

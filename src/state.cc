@@ -11,6 +11,10 @@ std::string_view RoleName(RedisRole role) {
   return "unknown";
 }
 
+bool RedisState::Held() const {
+  return role == RedisRole::kReplica && master_host == cmd::kHoldHost && master_port == cmd::kHoldPort;
+}
+
 nlohmann::json ToJson(const RedisState& s, bool include_info) {
   nlohmann::json j = {
       {"ready", s.ready},

@@ -92,6 +92,8 @@ struct RedisState {
 
   // The offset that measures how much data this node holds.
   int64_t DataOffset() const { return role == RedisRole::kReplica ? slave_repl_offset : master_repl_offset; }
+  // A replica of cmd::kHoldHost:kHoldPort: its agent keeps its data off every master.
+  bool Held() const;
   bool operator==(const RedisState&) const = default;
 };
 

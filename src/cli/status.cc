@@ -131,8 +131,9 @@ GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope
         // The INFO in the output is only as fresh as the last status change:
         // Consul syncs output-only updates every check_update_interval (5m).
         const RedisState info = redis::ParseInfo(c.output);
-        const bool held = info.master_host == cmd::kHoldHost && info.master_port == cmd::kHoldPort;
-        if (info.role == RedisRole::kReplica) m.master_link = held ? "held" : info.master_link_up ? "up" : "down";
+        if (info.role == RedisRole::kReplica) {
+          m.master_link = info.Held() ? "held" : info.master_link_up ? "up" : "down";
+        }
       } else {
         m.master_link = "down";
       }

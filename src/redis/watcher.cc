@@ -55,15 +55,11 @@ constexpr std::chrono::milliseconds kFormerMasterCatchUp{1500};
 // our own INFO poll.
 constexpr std::chrono::milliseconds kUnreachableProbeRetry{500};
 
-bool Held(const RedisState& state) {
-  return state.role == RedisRole::kReplica && state.master_host == cmd::kHoldHost &&
-         state.master_port == cmd::kHoldPort;
-}
 
 bool Satisfied(const RedisCommand& command, const RedisState& state) {
   if (std::holds_alternative<WriteGuard>(command) || std::holds_alternative<cmd::Observe>(command)) return false;
   if (std::holds_alternative<cmd::PromoteToMaster>(command)) return state.role == RedisRole::kMaster;
-  if (std::holds_alternative<cmd::HoldReplication>(command)) return Held(state);
+  if (std::holds_alternative<cmd::HoldReplication>(command)) return state.Held();
   const auto& r = std::get<cmd::ReplicateFrom>(command);
   return state.role == RedisRole::kReplica && state.master_host == r.host && state.master_port == r.port;
 }
@@ -100,7 +96,7 @@ void LogTransition(const std::optional<RedisState>& before, const RedisState& af
   if (!changed) return;
   if (!after.healthy) {
     spdlog::warn("redis: unhealthy: {}", after.error);
-  } else if (Held(after)) {
+  } else if (after.Held()) {
     spdlog::info("redis: healthy, held off every master (read-only, keeping its data)");
   } else if (after.role == RedisRole::kReplica) {
     spdlog::info("redis: healthy, replica of {}:{} (link {})", after.master_host, after.master_port,
@@ -464,12 +460,12 @@ bool Watcher::ReadReplicaOffsets(RedisState& state) {
 
 void Watcher::ProbeUpstream(RedisState& state) {
   auto [host, port] = upstream_target_;
-  if (host.empty() && state.role == RedisRole::kReplica && !Held(state)) {
+  if (host.empty() && state.role == RedisRole::kReplica && !state.Held()) {
     // No command yet (we just started): the master our Redis names.
     host = state.master_host;
     port = state.master_port;
   }
-  const bool linked = state.role == RedisRole::kReplica && !Held(state) && state.master_link_up &&
+  const bool linked = state.role == RedisRole::kReplica && !state.Held() && state.master_link_up &&
                      !state.master_sync_in_progress;
   {
     std::lock_guard lock(mu_);
@@ -695,16 +691,16 @@ void Watcher::RunUpstreamWatch(std::stop_token stop) {
       if (!conn->connected()) {
         // The poller's probe reports a master that cannot be reached; this
         // thread only re-arms, and learns which run it is watching.
-        StatusOr<std::string> info = conn->Connect().ok() ? conn->Command({"INFO", "server"})
-                                                          : StatusOr<std::string>(Unavailable("not connected"));
-        // Named, so an operator reading CLIENT LIST on the master knows
-        // what the idle connection is.
-        if (info.ok()) (void)conn->Command({"CLIENT", "SETNAME", "resec-upstream-watch"});
+        StatusOr<std::string> info = Unavailable("not connected");
+        if (conn->Connect().ok()) info = conn->Command({"INFO", "server"});
         if (!info.ok()) {
           conn->Disconnect();
           SleepFor(stop, kInitialBackoff);
           continue;
         }
+        // Named, so an operator reading CLIENT LIST on the master knows
+        // what the idle connection is.
+        (void)conn->Command({"CLIENT", "SETNAME", "resec-upstream-watch"});
         std::lock_guard lock(mu_);
         watched_run_id_ = ParseInfo(*info).run_id;
       }
