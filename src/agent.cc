@@ -1,22 +1,21 @@
 #include "resec/agent.h"
 
+#include <sys/signalfd.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <thread>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
 #include "resec/consul/client.h"
 #include "resec/redis/client.h"
-#include "resec/systemd_notify.h"
 
 namespace resec {
 namespace {
 
 using std::chrono::milliseconds;
 
-// The whole shutdown (release, deregister, destroy) must fit in this, so a
-// SIGTERM from an orchestrator with a 10 s kill timeout always ends cleanly.
-constexpr milliseconds kShutdownDeadline{5000};
 // Calls to the other Redis servers of the group (see WatcherOptions::connect_peer).
 constexpr milliseconds kPeerTimeout{200};
 
@@ -29,28 +28,44 @@ void LogAlways(const std::string& text) {
   logger->set_level(level);
 }
 
+// An fd closed when it goes out of scope.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 }  // namespace
 
 Agent::Agent(const Config& config) : config_(config) {}
 
-Agent::~Agent() { Shutdown(); }
+Agent::~Agent() { Stop(); }
 
 Status Agent::Start() {
   spdlog::info("resec {} starting: redis {}, consul {}, service {}, lock {}", kResecVersion,
                config_.redis_addr.ToString(), config_.consul.Address(), config_.ServiceId(), config_.lock_key);
-  reconciler_ = std::make_unique<Reconciler>(config_, clock_, inbox_, intents_, redis_commands_, board_);
+  reconciler_ = std::make_unique<Reconciler>(
+      config_, clock_, board_, [this](ConsulIntent i) { consul_->SetIntent(std::move(i)); },
+      [this](RedisIntent i) { redis_->SetIntent(std::move(i)); });
 
   const ConsulClientConfig consul_config = config_.consul;
   consul_ = std::make_unique<consul::Watcher>(
       config_,
       [consul_config](milliseconds timeout) { return consul::MakeHttpClient(consul_config, timeout); }, clock_,
-      intents_, [this](const ConsulState& s) { inbox_.PushCoalesce(s); });
+      [this](const ConsulState& s) { reconciler_->inbox().Post(s); });
 
-  redis::RedisEndpoint endpoint{config_.redis_addr, config_.redis_username, config_.redis_password,
-                                config_.healthcheck_timeout};
+  const redis::RedisEndpoint endpoint{config_.redis_addr, config_.redis_username, config_.redis_password,
+                                      config_.healthcheck_timeout};
   redis::WatcherOptions redis_options;
   redis_options.poll_interval = config_.redis_poll_interval;
-  redis_options.timeout = config_.healthcheck_timeout;
   // Peers are only asked during a hand-over, where every millisecond counts
   // and a peer that does not answer at once is treated as absent.
   const redis::RedisEndpoint peer_endpoint{{}, config_.redis_username, config_.redis_password,
@@ -60,64 +75,62 @@ Status Agent::Start() {
     e.addr = HostPort{host, port};
     return redis::MakeHiredisClient(e);
   };
-  redis_options.self_port = config_.redis_addr.port;
+  redis_options.announce_host = config_.announce_addr.host;
+  redis_options.self_port = config_.announce_addr.port > 0 ? config_.announce_addr.port : config_.redis_addr.port;
   redis_ = std::make_unique<redis::Watcher>(redis::MakeHiredisClient(endpoint), redis::MakeHiredisClient(endpoint),
                                             redis_options, clock_,
-                                            [this](const RedisState& s) { inbox_.PushCoalesce(s); },
-                                            redis_commands_);
+                                            [this](const RedisState& s) { reconciler_->inbox().Post(s); });
 
   if (config_.state_server) {
     state_server_ = std::make_unique<StateServer>(config_.state_listen_addr, config_, board_);
     if (Status st = state_server_->Start(); !st.ok()) return st;
     spdlog::info("resec: state server listening on {}", config_.state_listen_addr.ToString());
   }
-  reconciler_->Start();
   redis_->Start();
   consul_->Start();
-  systemd_ = std::make_unique<SystemdNotifier>([this] { return AgentProgress(board_.Get()); });
   return Status::Ok();
 }
 
-void Agent::Shutdown() {
-  if (shut_down_) return;
-  shut_down_ = true;
-  if (systemd_) systemd_->Stopping();
-  HandOverIfMaster();
-  // Stop deciding first, so nothing re-acquires what we are about to release.
-  if (reconciler_) reconciler_->Stop();
-  if (consul_) consul_->Shutdown(kShutdownDeadline);
-  if (redis_) redis_->Stop();
-  if (state_server_) state_server_->Stop();
-  inbox_.Close();
-  intents_.Close();
-  redis_commands_.Close();
-  systemd_.reset();
+void Agent::Run(const sigset_t& signals) {
+  Fd signal_fd(::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (signal_fd.get() < 0) spdlog::error("resec: signalfd failed ({}); signals are not handled", std::strerror(errno));
+  TimePoint next = clock_.Now();
+  while (!reconciler_->done()) {
+    if (const auto ping = systemd_.NextPing()) next = std::min(next, *ping);
+    Reconciler::Inbox::Batch batch = reconciler_->inbox().Wait(next - clock_.Now(), signal_fd.get());
+    if (batch.extra_ready) HandleSignals(signal_fd.get(), batch);
+    next = reconciler_->Handle(std::move(batch));
+    systemd_.Update(AgentProgress(board_.Get()), clock_.Now());
+  }
+  Stop();
 }
 
-void Agent::HandOverIfMaster() {
-  if (!reconciler_) return;
-  const BoardSnapshot snap = board_.Get();
-  const bool has_replica = std::any_of(snap.consul.peers.begin(), snap.consul.peers.end(),
-                                       [](const PeerReport& p) { return p.healthy && p.priority > 0; });
-  if (!snap.consul.lock_held || snap.redis.role != RedisRole::kMaster || !has_replica) return;
-  // A master going away hands over like a planned switchover: writes paused,
-  // the best replica caught up, the lock released to it, our Redis re-pointed
-  // at it. Nothing acknowledged is lost, and no TTL is waited for.
-  spdlog::info("resec: handing over before shutting down");
-  const auto start = SteadyClock::now();
-  reconciler_->RequestSwitchover("");
-  const auto deadline = start + config_.switchover_timeout + std::chrono::seconds(1);
-  while (SteadyClock::now() < deadline) {
-    const BoardSnapshot now = board_.Get();
-    if (!now.consul.lock_held && now.redis.role == RedisRole::kReplica) {
-      spdlog::info("resec: handed over in {} ms; our Redis now replicates {}:{}",
-                   std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start).count(),
-                   now.redis.master_host, now.redis.master_port);
-      return;
+void Agent::HandleSignals(int fd, Reconciler::Inbox::Batch& batch) {
+  signalfd_siginfo info{};
+  while (::read(fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+    const int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGUSR1) {
+      DumpStates();
+    } else if (sig == SIGUSR2) {
+      DumpReconciler();
+    } else if (sig == SIGHUP) {
+      spdlog::info("resec: SIGHUP ignored (configuration is read at start)");
+    } else if (!shutting_down_) {
+      spdlog::info("resec: received {}, shutting down", strsignal(sig));
+      shutting_down_ = true;
+      systemd_.Stopping();
+      batch.commands.push_back(event::Shutdown{});
+    } else {
+      spdlog::info("resec: received {} while shutting down; still releasing the lock and deregistering",
+                   strsignal(sig));
     }
-    std::this_thread::sleep_for(milliseconds(10));
   }
-  spdlog::warn("resec: hand-over did not complete in time; releasing the lock as it stands");
+}
+
+void Agent::Stop() {
+  if (consul_) consul_->Stop();
+  if (redis_) redis_->Stop();
+  if (state_server_) state_server_->Stop();
 }
 
 void Agent::DumpStates() const {
@@ -136,9 +149,9 @@ void Agent::DumpReconciler() const {
        {{"hold_lock", snap.intent.hold_lock},
         {"register_as", snap.intent.register_as ? std::string(RoleName(*snap.intent.register_as)) : "none"},
         {"check_status", snap.intent.check_status}}},
-      {"lock_free_for_ms", snap.memory.lock_free_since
-                               ? std::chrono::duration_cast<milliseconds>(SteadyClock::now() -
-                                                                          *snap.memory.lock_free_since)
+      {"lock_free_for_ms", snap.memory.decide.lock_free_since
+                               ? std::chrono::duration_cast<milliseconds>(clock_.Now() -
+                                                                          *snap.memory.decide.lock_free_since)
                                      .count()
                                : -1},
       {"counters",

@@ -120,6 +120,9 @@ PeerReport ReportOf(const RedisState& redis, const DecideOptions& options, bool 
   r.following = Following(redis);
   r.node = options.self_node;
   r.cooling = cooling;
+  r.run_id = redis.run_id;
+  r.syncing = redis.role == RedisRole::kReplica && redis.master_sync_in_progress;
+  r.loading = redis.loading;
   return r;
 }
 

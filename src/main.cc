@@ -1,5 +1,5 @@
-// resec: wiring only. Parse the configuration, build the actors, wait for a
-// signal, shut down in order, exit with a meaningful code.
+// resec: wiring only. Parse the configuration, build the agent, run its loop
+// (signals included) until shutdown has finished, exit with a meaningful code.
 //
 // Exit codes: 0 clean shutdown (or --help/--version), 1 a fatal runtime error
 // (the state server cannot listen), 2 invalid configuration.
@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Signals are taken by this thread alone, with sigwait; every thread the
-  // agent starts inherits the blocked mask, so no async handler ever runs.
+  // Signals are blocked in every thread (the agent's threads inherit this
+  // mask) and read by the reconciler's loop from a signalfd: no async handler
+  // ever runs.
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP}) sigaddset(&signals, s);
@@ -57,24 +58,10 @@ int main(int argc, char** argv) {
   resec::Agent agent(config);
   if (resec::Status st = agent.Start(); !st.ok()) {
     spdlog::error("resec: {}", st.message());
-    agent.Shutdown();
+    agent.Stop();
     return 1;
   }
-  while (true) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGUSR1) {
-      agent.DumpStates();
-    } else if (sig == SIGUSR2) {
-      agent.DumpReconciler();
-    } else if (sig == SIGHUP) {
-      spdlog::info("resec: SIGHUP ignored (configuration is read at start)");
-    } else {
-      spdlog::info("resec: received {}, shutting down", strsignal(sig));
-      break;
-    }
-  }
-  agent.Shutdown();
+  agent.Run(signals);
   spdlog::info("resec: stopped");
   return 0;
 }

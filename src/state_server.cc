@@ -1,5 +1,7 @@
 #include "resec/state_server.h"
 
+#include <pthread.h>
+
 #include <httplib.h>
 
 #include <algorithm>
@@ -9,6 +11,19 @@
 #include <nlohmann/json.hpp>
 
 namespace resec {
+namespace {
+
+// httplib's task queue, run inline on the listening thread (see Start).
+// httplib takes ownership of the queue through the raw pointer its factory
+// returns: the one place its API needs a release().
+class InlineTaskQueue final : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override { fn(); }
+  void shutdown() override {}
+};
+
+}  // namespace
+
 namespace {
 
 std::string HtmlEscape(const std::string& s) {
@@ -160,6 +175,15 @@ StateServer::~StateServer() { Stop(); }
 
 Status StateServer::Start() {
   server_ = std::make_unique<httplib::Server>();
+  // Requests are served on the listening thread itself: the endpoints only
+  // copy the board and render it, and a pool of workers (httplib's default is
+  // eight threads) would be most of an idle agent's threads. Kept-alive
+  // connections would hold that one thread, so each connection serves one
+  // request, and a slow client is cut off quickly.
+  server_->new_task_queue = [] { return std::make_unique<InlineTaskQueue>().release(); };
+  server_->set_keep_alive_max_count(1);
+  server_->set_read_timeout(2, 0);
+  server_->set_write_timeout(2, 0);
   server_->Get("/", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderOverviewHtml(board_.Get(), config_), "text/html; charset=utf-8");
   });
@@ -186,7 +210,10 @@ Status StateServer::Start() {
   if (bound_port_ <= 0) {
     return Unavailable("state server cannot listen on " + listen_.ToString());
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "http");
+    server_->listen_after_bind();
+  });
   return Status::Ok();
 }
 

@@ -14,13 +14,6 @@ namespace resec {
 namespace {
 
 using std::chrono::microseconds;
-using std::chrono::milliseconds;
-using Steady = std::chrono::steady_clock;
-
-// How often the probe is read before READY and for STATUS updates: READY
-// follows the first decision within this, which is well below anything
-// systemd's start timeout (90s by default) would notice.
-constexpr milliseconds kPollInterval{100};
 
 }  // namespace
 
@@ -38,7 +31,7 @@ SystemdNotifier::Progress AgentProgress(const BoardSnapshot& snap) {
   return p;
 }
 
-SystemdNotifier::SystemdNotifier(Probe probe) : probe_(std::move(probe)) {
+SystemdNotifier::SystemdNotifier() {
 #ifdef RESEC_HAVE_SYSTEMD
   const char* socket = std::getenv("NOTIFY_SOCKET");
   enabled_ = socket != nullptr && *socket != '\0';
@@ -49,26 +42,36 @@ SystemdNotifier::SystemdNotifier(Probe probe) : probe_(std::move(probe)) {
   spdlog::debug("systemd: notify socket set{}", watchdog_.count() > 0
                                                     ? ", watchdog every " + std::to_string(watchdog_.count() / 1000) + " ms"
                                                     : std::string());
-  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
 #endif
 }
 
-SystemdNotifier::~SystemdNotifier() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    cv_.notify_all();
-    thread_.join();
+void SystemdNotifier::Update(const Progress& p, TimePoint now) {
+  if (!enabled_ || stopping_) return;
+  if (!ready_sent_ && p.ready) {
+    Notify("READY=1\nSTATUS=" + p.status);
+    spdlog::info("systemd: ready ({})", p.status);
+    ready_sent_ = true;
+    last_status_ = p.status;
+  } else if (ready_sent_ && p.status != last_status_) {
+    Notify("STATUS=" + p.status);
+    last_status_ = p.status;
+  }
+  // The loop that calls this is the one the watchdog watches: a ping is
+  // sent only by a loop that is still going round.
+  if (watchdog_.count() > 0 && (!next_ping_ || now >= *next_ping_)) {
+    Notify("WATCHDOG=1");
+    next_ping_ = now + std::chrono::duration_cast<Duration>(watchdog_ / 2);
   }
 }
 
+std::optional<TimePoint> SystemdNotifier::NextPing() const {
+  if (!enabled_ || stopping_ || watchdog_.count() == 0) return std::nullopt;
+  return next_ping_;
+}
+
 void SystemdNotifier::Stopping() {
-  if (!enabled_) return;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  if (!enabled_ || stopping_) return;
+  stopping_ = true;
   Notify("STOPPING=1\nSTATUS=shutting down: releasing the lock and deregistering");
 }
 
@@ -84,57 +87,6 @@ bool SystemdNotifier::Notify(const std::string& message) {
   (void)message;
   return false;
 #endif
-}
-
-void SystemdNotifier::Run(std::stop_token stop) {
-  // Between polls the watchdog must be pinged at least every WATCHDOG_USEC/2
-  // (systemd's recommendation), so poll at least four times per interval.
-  milliseconds tick = kPollInterval;
-  if (watchdog_.count() > 0) {
-    tick = std::min(tick, std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(watchdog_ / 4)));
-  }
-  const auto half = std::chrono::duration_cast<Steady::duration>(watchdog_ / 2);
-  Steady::time_point last_progress = Steady::now();
-  Steady::time_point next_ping = Steady::now();
-  std::optional<uint64_t> last_decisions;
-  bool ready_sent = false;
-  bool stall_logged = false;
-  std::string last_status;
-  while (!stop.stop_requested()) {
-    {
-      std::unique_lock lock(mu_);
-      if (stopping_) return;
-    }
-    const Progress p = probe_();
-    const Steady::time_point now = Steady::now();
-    if (!last_decisions || p.decisions != *last_decisions) {
-      last_decisions = p.decisions;
-      last_progress = now;
-    }
-    if (!ready_sent && p.ready) {
-      Notify("READY=1\nSTATUS=" + p.status);
-      spdlog::info("systemd: ready ({})", p.status);
-      ready_sent = true;
-      last_status = p.status;
-    } else if (ready_sent && p.status != last_status) {
-      Notify("STATUS=" + p.status);
-      last_status = p.status;
-    }
-    if (watchdog_.count() > 0 && now >= next_ping) {
-      if (ShouldPing(now, last_progress)) {
-        Notify("WATCHDOG=1");
-        stall_logged = false;
-      } else if (!stall_logged) {
-        // Withholding the ping is the point: systemd then kills and restarts us.
-        spdlog::error("systemd: the reconciler made no decision for {} ms; withholding the watchdog ping",
-                      std::chrono::duration_cast<milliseconds>(now - last_progress).count());
-        stall_logged = true;
-      }
-      next_ping = now + half;
-    }
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, stop, tick, [this] { return stopping_; });
-  }
 }
 
 }  // namespace resec

@@ -1,32 +1,36 @@
 // Agent: one resec instance, assembled from its actors.
 //
 //   redis::Watcher  --RedisState-->  +------------+  --ConsulIntent-->  consul::Watcher
-//                   <-RedisCommand-- | Reconciler |  <--ConsulState---
-//                                    +------------+
+//   (+ redis-watch) <--RedisIntent-- | Reconciler |  <--ConsulState---  (+ consul-kv,
+//                                    +------------+                        consul-masters)
 //                                          | StateBoard
 //                                          v
 //                                     StateServer
 //
-// Owns the queues, the board and the actors; Shutdown() is the one ordered
-// path out for every cause: stop deciding, release the lock and deregister,
-// stop the Redis watcher and the state server, close the queues.
+// The reconciler runs on the main thread: Run() waits on its mailbox and on
+// a signalfd at once, so a signal is an event like any other (SIGTERM, SIGINT
+// and SIGQUIT start the one shutdown path, SIGUSR1/SIGUSR2 dump state).
+// Shutdown is Step's business (hand over if master, then leave Consul clean);
+// when it is done Run() stops the actors and returns. docs/architecture.md
+// lists every thread, what it owns and what it posts where.
 //
-// Thread-safety: Start/Shutdown/Dump* from the owning (signal) thread.
+// Thread-safety: every method from the main thread.
 #pragma once
+
+#include <signal.h>
 
 #include <memory>
 
 #include "resec/clock.h"
 #include "resec/config.h"
 #include "resec/consul/watcher.h"
-#include "resec/queue.h"
 #include "resec/reconciler.h"
 #include "resec/redis/watcher.h"
 #include "resec/state_server.h"
+#include "resec/status.h"
+#include "resec/systemd_notify.h"
 
 namespace resec {
-
-class SystemdNotifier;
 
 class Agent {
  public:
@@ -35,27 +39,31 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
+  // Starts the state server (when configured) and the watchers.
   Status Start();
-  void Shutdown();  // idempotent, bounded in time
-  void DumpStates() const;      // SIGUSR1
-  void DumpReconciler() const;  // SIGUSR2
+  // The reconciler's loop, until shutdown has finished. `signals` are
+  // blocked in every thread already; they are read from a signalfd here.
+  void Run(const sigset_t& signals);
+  // Stops every actor at once (no hand-over, no clean-up): for a failed
+  // start, and the last step of Run(). Idempotent.
+  void Stop();
   int state_server_port() const { return state_server_ ? state_server_->port() : 0; }
 
  private:
-  void HandOverIfMaster();
+  // Reads the pending signals; returns the commands they ask for.
+  void HandleSignals(int fd, Reconciler::Inbox::Batch& batch);
+  void DumpStates() const;      // SIGUSR1
+  void DumpReconciler() const;  // SIGUSR2
 
   const Config config_;
   SystemClock clock_;
-  BoundedQueue<AgentEvent> inbox_{64};
-  BoundedQueue<ConsulIntent> intents_{8};
-  BoundedQueue<RedisCommand> redis_commands_{8};
   StateBoard board_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<consul::Watcher> consul_;
   std::unique_ptr<redis::Watcher> redis_;
   std::unique_ptr<StateServer> state_server_;
-  std::unique_ptr<SystemdNotifier> systemd_;  // sd_notify READY/STOPPING/WATCHDOG
-  bool shut_down_ = false;
+  SystemdNotifier systemd_;
+  bool shutting_down_ = false;
 };
 
 }  // namespace resec

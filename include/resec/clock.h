@@ -40,4 +40,22 @@ class FakeClock final : public Clock {
   TimePoint now_{std::chrono::hours(1)};
 };
 
+// Real time plus an offset the test moves: actors keep running on time, and
+// a test can still jump past a period (the 1 s re-publish) at once.
+class OffsetClock final : public Clock {
+ public:
+  TimePoint Now() const override {
+    std::lock_guard lock(mu_);
+    return SteadyClock::now() + offset_;
+  }
+  void Advance(Duration d) {
+    std::lock_guard lock(mu_);
+    offset_ += d;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Duration offset_{0};
+};
+
 }  // namespace resec

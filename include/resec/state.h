@@ -1,18 +1,23 @@
-// Snapshots the watchers publish and the commands and intents the reconciler
-// sends back.
+// Observations the watchers publish and the intents the reconciler sends back.
 //
 // Each watcher owns its client and publishes a complete, immutable snapshot of
-// what it knows after every change; the reconciler never sees partial state.
-// Commands are plain values; the watcher that receives one executes it on its
-// own thread.
+// what it observed after every change; the reconciler never sees partial
+// state. Observations are facts (what Redis and Consul answered, and when),
+// never conclusions: what they mean (is our lease good, is the lock lost) is
+// the reconciler's Step to work out. Intents are desired state, not deltas:
+// the reconciler sends the whole of what it wants every time, and a watcher
+// converges on the newest one idempotently, so no outcome depends on one
+// message arriving.
 //
 // Thread-safety: value types; copy freely between threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -75,6 +80,13 @@ struct RedisState {
     int port = 0;
     std::string state;  // online, wait_bgsave, send_bulk, ...
     int64_t offset = 0;
+    // What the replica says about itself, read over a peer connection while
+    // our writes are paused for a hand-over (Replica::inspected): a member
+    // is known by its run_id, never by its address or port alone.
+    bool inspected = false;
+    std::string run_id;
+    std::string replid;        // its master_replid: ours when it follows our history
+    bool link_up = false;      // master_link_status:up and no sync in progress
     bool operator==(const Replica&) const = default;
   };
   std::vector<Replica> replicas;
@@ -85,6 +97,14 @@ struct RedisState {
   // not up, or the one we are linked to when it may have died (see
   // UpstreamProbe); nullopt otherwise.
   std::optional<UpstreamProbe> upstream;
+  // The former master the intent asks us to demote (RedisIntent::demote), as
+  // it answered our last attempt; nullopt when there is none.
+  std::optional<UpstreamProbe> former;
+  // min-replicas-to-write as Redis reports it (CONFIG GET, re-read for every
+  // new process and periodically); nullopt until read.
+  std::optional<int> min_replicas_to_write;
+  // The newest RedisIntent::observe request this snapshot was read after.
+  uint64_t observe_seq = 0;
 
   std::string info;  // raw INFO text (check output, /info)
   // Failed Redis operations since start, by operation (metrics).
@@ -132,6 +152,14 @@ struct PeerReport {
   // lock yet, and a better candidate that is cooling is waited for, not
   // passed over (its data may be the only copy of some writes).
   bool cooling = false;
+  // Its redis-server run: how a master's hand-over finds this member among
+  // the replicas it sees (addresses and ports repeat across hosts).
+  std::string run_id;
+  // In a full sync from its master, or loading its dataset: its data is not
+  // the master's yet (however its replication ID and offset read), so it
+  // never wins; a loading member still counts as alive for the orphan rule.
+  bool syncing = false;
+  bool loading = false;
   bool operator==(const PeerReport&) const = default;
 };
 
@@ -193,10 +221,29 @@ struct ConsulState {
   std::vector<PeerReport> peers;  // other agents' reports (not ours)
   std::optional<SwitchoverRequest> switchover_request;
 
-  // Until when Consul is certain to keep our session: the earliest of the
-  // last successful check refresh + check TTL (when the session is bound to
-  // the check) and the last renewal + session TTL. A master whose lease is
-  // running out must stop taking writes before another can take over.
+  // Raw facts about our session, from which the reconciler's Step works out
+  // the lease: when the Consul servers last confirmed it (the send time of a
+  // successful create, renew or acquire: only the servers can vouch that the
+  // session lives; the local agent accepts check updates even when cut off),
+  // the TTL they granted, and whether it is bound to our TTL check (then the
+  // check's last accepted refresh + its TTL bounds it too).
+  TimePoint session_confirmed_at{};
+  Duration session_ttl{};
+  bool session_has_check = false;
+  TimePoint check_confirmed_at{};
+  Duration check_ttl{};
+  // Consecutive reads of the lock that got no usable answer (transport
+  // errors, 5xx), and since when: the original's monitor gives the held lock
+  // up after CONSUL_LOCK_MONITOR_RETRIES of them, that many intervals apart.
+  int lock_read_failures = 0;
+  TimePoint lock_read_failing_since{};
+  // ConsulIntent::shutdown has been carried out (or given up at its deadline).
+  bool shut_down = false;
+
+  // Derived by the reconciler's Step from the facts above, never by the
+  // watcher: until when Consul is certain to keep our session, and the span
+  // one confirmation buys. A master whose lease is running out must stop
+  // taking writes before another can take over.
   TimePoint lease_deadline{};
   Duration lease_ttl{};
   // Failed Consul calls since start, by operation (metrics).
@@ -219,6 +266,10 @@ struct ConsulIntent {
   std::string check_output;               // current INFO text
   std::optional<PeerReport> report;       // our replication state, for peers' elections
   std::optional<LockRecord> lock_record;  // written into the lock key when we acquire it
+  // Leave Consul as a stopping agent should: release the lock (keeping the
+  // record), withdraw the report, deregister, destroy the session; then
+  // publish ConsulState::shut_down. Nothing is acquired or registered after.
+  bool shutdown = false;
   bool operator==(const ConsulIntent&) const = default;
 };
 
@@ -260,8 +311,43 @@ struct WriteGuard {
   bool operator==(const WriteGuard&) const = default;
 };
 
+// What Decide() asks of Redis; Step() turns it into a RedisIntent.
 using RedisCommand =
     std::variant<cmd::PromoteToMaster, cmd::ReplicateFrom, WriteGuard, cmd::Observe, cmd::HoldReplication>;
+
+// What our Redis should look like: the reconciler's whole wish, sent on every
+// decision. The Redis watcher converges on the newest one, skipping whatever
+// is already true, re-applying whatever a new redis-server process lost.
+struct RedisIntent {
+  enum class Replication {
+    kLeave,   // no opinion yet: change nothing
+    kMaster,  // REPLICAOF NO ONE (fencing `former` first, see below)
+    kFollow,  // REPLICAOF host port, then CLIENT KILL TYPE normal
+    kHold,    // REPLICAOF cmd::kHoldHost cmd::kHoldPort; watch host:port meanwhile
+  };
+  Replication replication = Replication::kLeave;
+  std::string host;  // kFollow: the master; kHold: the master to watch (may be empty)
+  int port = 0;
+  // kMaster: the master our Redis was linked to when the promotion was
+  // decided. Before REPLICAOF NO ONE its writes are paused and our Redis
+  // catches up with its final offset (at most catch_up), so nothing it
+  // acknowledged is lost.
+  std::optional<std::pair<std::string, int>> former;
+  std::chrono::milliseconds catch_up{1500};
+  // A former master that must stop being one: made to replicate us, its
+  // clients dropped, its pause lifted. Repeated until it is (see
+  // RedisState::former).
+  std::optional<std::pair<std::string, int>> demote;
+  WriteGuard guard;
+  // The redis-server run this intent was decided for. Any other run (a
+  // process the reconciler has not seen yet, e.g. one that just restarted) is
+  // fenced while it is a master, whatever the guard says.
+  std::string run_id;
+  // Bumped to ask for an observation read after now (an election ranks our
+  // offset as it is, not as it was at the last throttled publish).
+  uint64_t observe = 0;
+  bool operator==(const RedisIntent&) const = default;
+};
 
 // ---------------------------------------------------------------- dumps and diffs
 

@@ -5,27 +5,23 @@
 //               and units ordered After=resec.service wait for a working agent;
 //   STATUS=...  the role and lock state, shown by `systemctl status`;
 //   STOPPING=1  when shutdown begins;
-//   WATCHDOG=1  every WATCHDOG_USEC/2 while the reconciler is still deciding
-//               (its decision counter moves), so systemd restarts an agent
-//               whose loop hangs, not merely one whose process died.
+//   WATCHDOG=1  every WATCHDOG_USEC/2, sent by the reconciler's own loop (it
+//               calls Update() after every round and wakes by NextPing() at
+//               the latest), so systemd restarts an agent whose loop hangs,
+//               not merely one whose process died.
 //
 // Without $NOTIFY_SOCKET (not run by systemd, or Type=simple) every call is a
-// no-op and no thread is started. Built without libsystemd, likewise.
+// no-op. Built without libsystemd, likewise. No thread of its own.
 //
-// Thread-safety: construct and call Stopping()/destroy from one owner thread;
-// the probe runs on the notifier's own thread and must be thread-safe (the
-// agent's reads the mutex-guarded StateBoard).
+// Thread-safety: one owner thread (the reconciler's loop).
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
+#include "resec/clock.h"
 #include "resec/reconciler.h"
 
 namespace resec {
@@ -37,15 +33,18 @@ class SystemdNotifier {
     uint64_t decisions = 0;   // grows while the reconciler is alive
     std::string status;       // one line for STATUS=
   };
-  using Probe = std::function<Progress()>;
 
-  // Reads $NOTIFY_SOCKET and $WATCHDOG_USEC (via sd_watchdog_enabled) and,
-  // when systemd is listening, starts a thread that polls `probe`.
-  explicit SystemdNotifier(Probe probe);
-  ~SystemdNotifier();  // stops and joins the thread
+  // Reads $NOTIFY_SOCKET and $WATCHDOG_USEC (via sd_watchdog_enabled).
+  SystemdNotifier();
   SystemdNotifier(const SystemdNotifier&) = delete;
   SystemdNotifier& operator=(const SystemdNotifier&) = delete;
 
+  // After each round of the loop: READY once, STATUS when it changes, the
+  // watchdog ping when due.
+  void Update(const Progress& progress, TimePoint now);
+  // When the loop must run again at the latest for the watchdog (nullopt: no
+  // watchdog, or stopping).
+  std::optional<TimePoint> NextPing() const;
   // Sends STOPPING=1 and stops pinging the watchdog (a shutdown may take a few
   // seconds; TimeoutStopSec covers it, not WatchdogSec). Idempotent.
   void Stopping();
@@ -54,30 +53,19 @@ class SystemdNotifier {
   // Zero when systemd asked for no watchdog.
   std::chrono::microseconds watchdog_interval() const { return watchdog_; }
 
-  // Exposed for tests: whether a watchdog ping is due at `now` given when
-  // the decision counter last moved. A reconciler that decides at least every
-  // second (it does, even idle) and has not for kStallLimit is stuck.
-  static constexpr std::chrono::milliseconds kStallLimit{5000};
-  static bool ShouldPing(std::chrono::steady_clock::time_point now,
-                         std::chrono::steady_clock::time_point last_progress) {
-    return now - last_progress < kStallLimit;
-  }
-
  private:
-  void Run(std::stop_token stop);
   bool Notify(const std::string& message);
 
-  Probe probe_;
   bool enabled_ = false;
   std::chrono::microseconds watchdog_{0};
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::jthread thread_;
+  bool ready_sent_ = false;
+  bool stopping_ = false;
+  std::string last_status_;
+  std::optional<TimePoint> next_ping_;
 };
 
-// The agent's probe: ready after the first decision past "waiting for the
-// initial state", progress = decisions made, status = role, lock and rule.
+// The agent's progress: ready after the first decision past "waiting for the
+// initial state", decisions made, status = role, lock and rule.
 SystemdNotifier::Progress AgentProgress(const BoardSnapshot& snap);
 
 }  // namespace resec

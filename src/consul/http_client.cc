@@ -248,10 +248,11 @@ class HttpClient final : public Client {
     http_->set_connection_timeout(request_timeout_);
     http_->set_write_timeout(request_timeout_);
     http_->set_read_timeout(request_timeout_);
-    // A fresh connection per call: a kept-alive socket that Consul closed
-    // while we idled would fail the next call for nothing, and the agent makes
-    // a few calls a second at most.
-    http_->set_keep_alive(false);
+    // One kept-alive connection per client: a new connection per call costs
+    // Consul (and with TLS a handshake) on every renewal and check refresh.
+    // A kept-alive socket that Consul closed while we idled is retried once
+    // on a fresh connection (see Call).
+    http_->set_keep_alive(true);
     http_->set_follow_location(false);
     // Paths and queries are escaped by json_codec; httplib's own pass would
     // touch '%' sequences we already produced.
@@ -346,45 +347,60 @@ class HttpClient final : public Client {
     // would end in a read timeout.
     http_->set_read_timeout(request_timeout_ + hold);
 
-    httplib::Request request;
-    request.method = method;
-    request.path = query.empty() ? path : path + "?" + query;
-    if (!token_.empty()) request.headers.emplace("X-Consul-Token", token_);
-    if (!body.empty()) {
-      // KV values are opaque bytes; everything else we send is JSON.
-      bool is_kv = path.rfind("/v1/kv/", 0) == 0;
-      request.headers.emplace("Content-Type", is_kv ? "application/octet-stream" : "application/json");
-    }
-    request.body = std::move(body);
-
     std::string received;
     uint64_t announced_size = 0;  // set when a Content-Length above the cap is refused unread
     bool too_large = false;
-    request.content_receiver = [&received, &announced_size, &too_large](const char* data, size_t length, uint64_t,
-                                                                        uint64_t content_length) {
-      // httplib passes the Content-Length (0 for chunked or close-delimited
-      // bodies): an announced oversize body is refused before a byte of it
-      // is kept, and a known size is reserved once instead of by doubling.
-      if (content_length > kMaxResponseBytes) {
-        announced_size = content_length;
-        too_large = true;
-        return false;
-      }
-      if (received.empty() && content_length > 0) received.reserve(content_length);
-      if (received.size() + length > kMaxResponseBytes) {
-        too_large = true;
-        return false;
-      }
-      received.append(data, length);
-      return true;
-    };
-
     httplib::Response response;
     httplib::Error error = httplib::Error::Success;
-    // OpenSSL's error queue is per thread; start clean so a TLS failure
-    // reports its own reasons, not leftovers of an earlier call.
-    ERR_clear_error();
-    bool sent = http_->send(request, response, error);
+    bool sent = false;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      httplib::Request request;
+      request.method = method;
+      request.path = query.empty() ? path : path + "?" + query;
+      if (!token_.empty()) request.headers.emplace("X-Consul-Token", token_);
+      if (!body.empty()) {
+        // KV values are opaque bytes; everything else we send is JSON.
+        bool is_kv = path.rfind("/v1/kv/", 0) == 0;
+        request.headers.emplace("Content-Type", is_kv ? "application/octet-stream" : "application/json");
+      }
+      request.body = body;
+      received.clear();
+      announced_size = 0;
+      too_large = false;
+      request.content_receiver = [&received, &announced_size, &too_large](const char* data, size_t length, uint64_t,
+                                                                          uint64_t content_length) {
+        // httplib passes the Content-Length (0 for chunked or close-delimited
+        // bodies): an announced oversize body is refused before a byte of it
+        // is kept, and a known size is reserved once instead of by doubling.
+        if (content_length > kMaxResponseBytes) {
+          announced_size = content_length;
+          too_large = true;
+          return false;
+        }
+        if (received.empty() && content_length > 0) received.reserve(content_length);
+        if (received.size() + length > kMaxResponseBytes) {
+          too_large = true;
+          return false;
+        }
+        received.append(data, length);
+        return true;
+      };
+      response = httplib::Response();
+      error = httplib::Error::Success;
+      // OpenSSL's error queue is per thread; start clean so a TLS failure
+      // reports its own reasons, not leftovers of an earlier call.
+      ERR_clear_error();
+      const bool reused = answered_before_;
+      sent = http_->send(request, response, error);
+      answered_before_ = sent;
+      // A connection kept alive since an earlier answer may have been closed
+      // by Consul while we idled: that shows as a failed read or write before
+      // any response, and deserves one try on a fresh connection.
+      const bool stale_connection = !sent && reused && !cancelled_.load() &&
+                                    (error == httplib::Error::Read || error == httplib::Error::Write ||
+                                     error == httplib::Error::Connection);
+      if (!stale_connection) break;
+    }
 
     if (cancelled_.load()) return Cancelled(what + ": client cancelled");
     if (too_large) {
@@ -450,6 +466,7 @@ class HttpClient final : public Client {
   Status init_status_;
   std::unique_ptr<httplib::ClientImpl> http_;
   std::atomic<bool> cancelled_{false};
+  bool answered_before_ = false;  // the last exchange got an answer (its connection may be kept alive)
 };
 
 }  // namespace

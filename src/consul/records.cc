@@ -66,12 +66,16 @@ StatusOr<LockRecord> DecodeLockRecord(std::string_view text) {
 }
 
 std::string EncodePeerReport(const PeerReport& p) {
-  return json{{"id", p.id},         {"address", p.address}, {"port", p.port},
-              {"healthy", p.healthy}, {"role", p.role},     {"replid", p.replid},
-              {"replid2", p.replid2}, {"offset", p.offset}, {"priority", p.priority},
-              {"free_index", p.free_index}, {"following", p.following}, {"node", p.node},
-              {"cooling", p.cooling}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+  json j{{"id", p.id},         {"address", p.address}, {"port", p.port},
+         {"healthy", p.healthy}, {"role", p.role},     {"replid", p.replid},
+         {"replid2", p.replid2}, {"offset", p.offset}, {"priority", p.priority},
+         {"free_index", p.free_index}, {"following", p.following}, {"node", p.node},
+         {"cooling", p.cooling}};
+  // Optional, so reports from older agents still decode (and theirs ours).
+  if (!p.run_id.empty()) j["run_id"] = p.run_id;
+  if (p.syncing) j["syncing"] = true;
+  if (p.loading) j["loading"] = true;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 StatusOr<PeerReport> DecodePeerReport(std::string_view text) {
@@ -85,7 +89,8 @@ StatusOr<PeerReport> DecodePeerReport(std::string_view text) {
       !Read(*j, "replid2", p.replid2, error) || !Read(*j, "offset", p.offset, error) ||
       !Read(*j, "priority", p.priority, error) || !Read(*j, "free_index", p.free_index, error) ||
       !Read(*j, "following", p.following, error) || !Read(*j, "node", p.node, error) ||
-      !Read(*j, "cooling", p.cooling, error)) {
+      !Read(*j, "cooling", p.cooling, error) || !Read(*j, "run_id", p.run_id, error) ||
+      !Read(*j, "syncing", p.syncing, error) || !Read(*j, "loading", p.loading, error)) {
     return Internal("decode peer report: " + error);
   }
   if (p.id.empty()) return Internal("decode peer report: no id");

@@ -1,8 +1,11 @@
+// consul::Watcher: see include/resec/consul/watcher.h.
 #include "resec/consul/watcher.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -16,18 +19,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// Blocking queries: Consul holds the request up to this long (plus up to
-// wait/16 jitter) when nothing changes. Under Consul's 5 minute default so
-// idle connections through NATs and proxies stay alive.
-constexpr milliseconds kBlockingWait{55'000};
-// After a failed acquire on a free key (lock-delay active, or a race), the key
-// does not change when the delay ends, so poll instead of blocking.
+// After a refused acquire of a free key (lock-delay active, or a race) the key
+// does not change when the delay ends, so the acquire is retried on a timer.
+// A refused acquire costs Consul no Raft write (the leader checks lock-delay
+// before applying).
 constexpr milliseconds kAcquireRetry{250};
-// A blocking query that returns faster than this without a new index did not
-// block (a proxy or cache in front of Consul, an endpoint without
-// X-Consul-Index): it is told nothing new, so such answers back off like
-// errors instead of being polled at this pace.
-constexpr milliseconds kMinQueryInterval{50};
 constexpr milliseconds kBackoffStart{100};
 constexpr milliseconds kBackoffMax{2000};
 // A failed check refresh is retried this soon: well inside the check TTL
@@ -37,36 +33,27 @@ constexpr milliseconds kCheckRetry{500};
 // Peer reports carry offsets that move with every write; writing each change
 // would be a Raft write per INFO poll. Identity changes go out at once.
 constexpr milliseconds kReportOffsetInterval{1000};
-// The lock holder's lease: how long one confirmed renewal lets its Redis take
-// writes (fenced a third before the end, so after 1 s without confirmation),
-// and how often it renews. Short because after a partition the servers may
-// drop the session as soon as Serf declares the node failed (a few seconds),
-// plus lock-delay; three renewals per lease so one slow answer does not fence.
-constexpr milliseconds kConfirmedLease{1500};
+// The lock holder renews this often: its lease (see Step) counts only what
+// the servers confirm, and three renewals per lease keep one slow answer from
+// fencing the master.
 constexpr milliseconds kHolderRenewPeriod{500};
+// Calls made while shutting down: a frozen Consul must not hold the exit.
+constexpr milliseconds kShutdownCallTimeout{1000};
 
-milliseconds NextBackoff(milliseconds current) {
-  return current.count() == 0 ? kBackoffStart : std::min(current * 2, kBackoffMax);
+milliseconds Backoff(int failures) {
+  return std::min(kBackoffMax, kBackoffStart * (1 << std::min(failures, 5)));
 }
 
 // Consul answers a write through a session it has invalidated with a 500;
 // that is news about the session, not about Consul's health.
 bool IsInvalidSession(const Status& s) { return s.message().find("invalid session") != std::string::npos; }
 
-// For the lock monitor: whether a failed read leaves the lock's fate unknown
-// (no answer, or Consul unable to answer: 429, 5xx), as opposed to Consul
-// refusing the request itself.
-bool IsTransport(const Status& s) {
-  if (IsInvalidSession(s)) return false;
-  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded ||
-         s.code() == StatusCode::kInternal;
-}
-
 // Lock records compare on who and what, not on the offset, which moves.
 bool SameHolder(const std::string& written, const LockRecord& wanted) {
   auto r = DecodeLockRecord(written);
   return r.ok() && r->holder_id == wanted.holder_id && r->address == wanted.address &&
-         r->port == wanted.port && r->replid == wanted.replid && r->run_id == wanted.run_id;
+         r->port == wanted.port && r->replid == wanted.replid && r->run_id == wanted.run_id &&
+         r->successor == wanted.successor && r->node == wanted.node;
 }
 
 bool SameIdentity(const std::string& written, const PeerReport& wanted) {
@@ -86,146 +73,255 @@ bool IsConnectionFailure(const Status& status) {
   return status.code() == StatusCode::kUnavailable && status.http_status() == 0;
 }
 
-Watcher::Watcher(const Config& config, ClientFactory make_client, const Clock& clock,
-                 BoundedQueue<ConsulIntent>& intents, PublishConsulState publish)
+Watcher::Watcher(const Config& config, ClientFactory make_client, const Clock& clock, PublishConsulState publish)
     : config_(config),
       make_client_(std::move(make_client)),
       clock_(clock),
-      intents_(intents),
-      publish_(std::move(publish)) {}
+      publish_(std::move(publish)),
+      client_(make_client_(config_.healthcheck_timeout)),
+      kv_watch_("consul-kv", make_client_(config_.healthcheck_timeout),
+                [this, prefix = config_.lock_key](Client& client, const QueryOptions& q) -> StatusOr<uint64_t> {
+                  auto r = client.ListKeys(prefix, q);
+                  if (!r.ok() && r.status().code() == StatusCode::kCancelled) return r.status();
+                  const StatusOr<uint64_t> index = r.ok() ? StatusOr<uint64_t>(r->meta.index) : r.status();
+                  inbox_.Post(KvAnswer{std::move(r)});
+                  return index;
+                }),
+      masters_watch_("consul-masters", make_client_(config_.healthcheck_timeout),
+                     [this](Client& client, const QueryOptions& q) -> StatusOr<uint64_t> {
+                       const std::string tag = config_.tag_mode() && !config_.master_tags.empty()
+                                                   ? config_.master_tags.front()
+                                                   : "";
+                       auto r = client.HealthyInstances(config_.MasterServiceName(), tag, q);
+                       if (!r.ok() && r.status().code() == StatusCode::kCancelled) return r.status();
+                       const StatusOr<uint64_t> index = r.ok() ? StatusOr<uint64_t>(r->meta.index) : r.status();
+                       inbox_.Post(MastersAnswer{std::move(r)});
+                       return index;
+                     }) {}
 
 Watcher::~Watcher() { Stop(); }
 
 void Watcher::Start() {
-  control_ = std::jthread([this](std::stop_token st) { ControlLoop(st); });
-  lock_ = std::jthread([this](std::stop_token st) { LockLoop(st); });
-  masters_ = std::jthread([this](std::stop_token st) { MasterLoop(st); });
-  peers_ = std::jthread([this](std::stop_token st) { PeersLoop(st); });
+  if (thread_.joinable()) return;
+  thread_ = std::jthread([this](std::stop_token stop) {
+    pthread_setname_np(pthread_self(), "consul");
+    Run(std::move(stop));
+  });
+  kv_watch_.Start();
+  masters_watch_.Start();
 }
 
 void Watcher::Stop() {
-  if (stopped_.exchange(true)) return;
-  for (auto* t : {&control_, &lock_, &masters_, &peers_}) t->request_stop();
-  {
-    std::lock_guard lock(clients_mu_);
-    for (Client* c : live_clients_) c->Cancel();
-  }
-  sleep_cv_.notify_all();
-  for (auto* t : {&control_, &lock_, &masters_, &peers_}) {
-    if (t->joinable()) t->join();
+  inbox_.Close();
+  kv_watch_.Stop();
+  masters_watch_.Stop();
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    client_->Cancel();
+    thread_.join();
   }
 }
 
-void Watcher::Shutdown(milliseconds deadline) {
-  Stop();
-  if (shut_down_) return;
-  shut_down_ = true;
-  const TimePoint end = clock_.Now() + deadline;
-  auto in_time = [&] { return clock_.Now() < end; };
-  ConsulState s;
-  std::string report, record;
-  {
-    std::lock_guard lock(mu_);
-    s = state_;
-    report = written_report_;
-    record = written_record_;
-  }
-  // Short per-call timeouts: a frozen Consul must not hold the exit for long.
-  auto client = make_client_(std::min(config_.healthcheck_timeout, milliseconds(1000)));
-  if (s.lock_held && in_time()) {
-    auto r = client->ReleaseKey(config_.lock_key, s.session_id, record);
-    if (r.ok() && *r) {
-      spdlog::info("consul: released lock {}", config_.lock_key);
-    } else {
-      spdlog::warn("consul: could not release lock {}: {}", config_.lock_key,
-                   r.ok() ? "refused" : r.status().ToString());
+void Watcher::Run(std::stop_token stop) {
+  try {
+    TimePoint next = clock_.Now();
+    while (!stop.stop_requested()) {
+      auto batch = inbox_.Wait(next - clock_.Now());
+      for (auto& s : batch.states) {
+        if (auto* intent = std::get_if<ConsulIntent>(&s)) {
+          intent_ = std::move(*intent);
+          have_intent_ = true;
+        } else if (auto* kv = std::get_if<KvAnswer>(&s)) {
+          Absorb(std::move(*kv));
+        } else if (auto* masters = std::get_if<MastersAnswer>(&s)) {
+          Absorb(std::move(*masters));
+        }
+      }
+      if (batch.closed) break;
+      next = Converge();
     }
+  } catch (const std::exception& e) {
+    // The reconciler sees Consul as unreachable and the lock as not ours:
+    // Consul's TTLs settle the rest.
+    spdlog::error("consul: watcher stopped by an unexpected error: {}", e.what());
+    state_.reachable = false;
+    state_.lock_held = false;
+    state_.error = std::string("consul watcher failed: ") + e.what();
+    publish_(state_);
   }
-  if (!report.empty() && in_time()) {
-    (void)client->DeleteKey(MemberKeyPath());
-  }
-  if (in_time()) {
-    Status st = client->DeregisterService(config_.ServiceId());
-    if (st.ok()) {
-      spdlog::info("consul: deregistered service {}", config_.ServiceId());
-    } else {
-      spdlog::warn("consul: could not deregister service {}: {}", config_.ServiceId(), st.ToString());
-    }
-  }
-  if (!s.session_id.empty() && in_time()) (void)client->DestroySession(s.session_id);
-  std::lock_guard lock(mu_);
-  state_.lock_held = false;
-  state_.registered = false;
-  state_.session_id.clear();
 }
 
-bool Watcher::Sleep(std::stop_token& stop, milliseconds d) {
-  std::unique_lock lock(sleep_mu_);
-  sleep_cv_.wait_for(lock, stop, d, [] { return false; });
-  return !stop.stop_requested();
+TimePoint Watcher::Converge() {
+  const TimePoint now = clock_.Now();
+  if (shutdown_done_) return now + std::chrono::hours(1);
+  // First things first: nothing a previous run left is advertised.
+  if (!cleaned_stale_registration_) CleanStaleRegistration();
+  if (!have_node_name_) LearnNodeName();
+  if (have_intent_ && intent_.shutdown) {
+    DoShutdown();
+    Publish();
+    return now + std::chrono::hours(1);
+  }
+  if (have_intent_ && cleaned_stale_registration_) {
+    ReleaseIfUnwanted();
+    EnsureRegistration();
+    EnsureSession();
+    TryAcquire();
+    EnsureLockRecord();
+    RefreshCheck();
+    EnsureReport();
+  }
+  Publish();
+
+  const TimePoint after = clock_.Now();
+  TimePoint next = after + seconds(1);
+  if (!state_.session_id.empty()) next = std::min(next, next_renew_);
+  if (state_.registered) next = std::min(next, next_check_);
+  if (have_intent_ && intent_.register_as.has_value() != state_.registered) {
+    // A registration that has to be repaired goes round again quickly, but
+    // not before its backoff allows another try.
+    next = std::min(next, std::max(after + kBackoffStart, next_register_try_));
+  }
+  if (have_intent_ && (intent_.hold_lock || intent_.report) && state_.session_id.empty()) {
+    next = std::min(next, std::max(after + milliseconds(1), next_session_try_));
+  }
+  if (have_intent_ && intent_.hold_lock && state_.lock_free && !state_.lock_held) {
+    next = std::min(next, next_acquire_at_);
+  }
+  if (!cleaned_stale_registration_ || !have_node_name_) next = std::min(next, after + kBackoffStart);
+  return std::max(next, after + milliseconds(1));
 }
 
-void Watcher::Note(const char* operation, const Status& status) {
-  if (status.code() == StatusCode::kCancelled) return;
-  std::lock_guard lock(mu_);
-  // Reachable means the agent answers at all: any answer, even an error
-  // status, proves it. Failed exchanges disprove it once two different
-  // operations fail with no answer in between: a dead or cut-off agent fails
-  // every loop at once, while one endpoint that hangs is a broken endpoint.
-  // (Flipping on every failed call made one broken endpoint read as an
-  // outage of Consul, and freeze the reconciler, once per retry.)
-  if (status.ok() || !IsConnectionFailure(status)) {
-    if (lost_contact_) spdlog::info("consul: reachable again ({})", operation);
-    lost_contact_ = false;
-    unanswered_.clear();
-    state_.reachable = true;
-  } else {
-    unanswered_.insert(operation);
-    if (unanswered_.size() >= 2) {
-      lost_contact_ = true;
-      state_.reachable = false;
-    }
-  }
-  if (status.ok()) {
-    last_errors_.erase(operation);
-    if (last_error_op_ == operation) {
-      last_error_op_.clear();
-      last_error_.clear();
-      state_.error.clear();
-    }
-    PublishLocked();
+// ------------------------------------------------------------------ answers
+
+void Watcher::Absorb(KvAnswer answer) {
+  const TimePoint now = clock_.Now();
+  if (!answer.result.ok()) {
+    Note("watch lock", answer.result.status());
+    if (state_.lock_read_failures++ == 0) state_.lock_read_failing_since = now;
     return;
   }
-  state_.errors[operation]++;
-  const std::string text = status.ToString();
-  // Once per change of each operation's error, not once per retry.
-  std::string& last = last_errors_[operation];
-  if (last != text) {
-    spdlog::warn("consul: {} failed: {}", operation, text);
-    last = text;
+  Note("watch lock", Status::Ok());
+  state_.lock_read_failures = 0;
+  state_.lock_read_failing_since = TimePoint{};
+  const std::string members = MembersPrefix(config_.lock_key);
+  const std::string switchover_key = SwitchoverKey(config_.lock_key);
+  const std::string self = config_.ServiceId();
+  std::optional<KvPair> lock;
+  std::vector<PeerReport> peers;
+  std::optional<SwitchoverRequest> request;
+  for (KvPair& kv : answer.result->value) {
+    if (kv.key == config_.lock_key) {
+      lock = std::move(kv);
+    } else if (kv.key == switchover_key) {
+      if (auto req = DecodeSwitchoverRequest(kv.value); req.ok()) request = *req;
+    } else if (kv.key.rfind(members, 0) == 0 && !kv.session.empty()) {
+      // A report without a session belongs to an agent that is gone.
+      auto p = DecodePeerReport(kv.value);
+      if (!p.ok() || (p->id == self && p->node == state_.node_name)) continue;
+      peers.push_back(*p);
+    }
+    // Anything else under the prefix (another group whose lock key starts
+    // with ours, e.g. resec/.lock2) is not ours.
   }
-  last_error_op_ = operation;
-  last_error_ = text;
-  state_.error = std::string(operation) + ": " + text;
-  PublishLocked();
+  std::sort(peers.begin(), peers.end(), [](const PeerReport& a, const PeerReport& b) {
+    return MemberKey(a.node, a.id) < MemberKey(b.node, b.id);
+  });
+  const std::string holder = lock ? lock->session : "";
+  state_.lock_free = holder.empty();
+  state_.lock_holder_session = holder;
+  state_.lock_held = !holder.empty() && holder == state_.session_id;
+  state_.lock_index = lock ? lock->lock_index : 0;
+  state_.lock_modify_index = lock ? lock->modify_index : 0;
+  state_.lock_record.reset();
+  if (lock && !lock->value.empty()) {
+    if (auto rec = DecodeLockRecord(lock->value); rec.ok()) state_.lock_record = *rec;
+  }
+  state_.peers = std::move(peers);
+  state_.switchover_request = request;
+  kv_ready_ = true;
+  if (!state_.lock_free) next_acquire_at_ = TimePoint{};
 }
 
-std::string Watcher::MemberKeyPath() const {
-  std::lock_guard lock(mu_);
-  return MembersPrefix(config_.lock_key) + MemberKey(state_.node_name, config_.ServiceId());
+void Watcher::Absorb(MastersAnswer answer) {
+  if (!answer.result.ok()) {
+    Note("watch masters", answer.result.status());
+    return;
+  }
+  Note("watch masters", Status::Ok());
+  state_.masters = std::move(answer.result->value);
+  std::sort(state_.masters.begin(), state_.masters.end(),
+            [](const ServiceInstance& a, const ServiceInstance& b) {
+              return std::tie(a.node, a.id) < std::tie(b.node, b.id);
+            });
+  state_.masters_known = true;
+  masters_ready_ = true;
 }
 
-void Watcher::PublishLocked() {
-  state_.ready = lock_ready_ && masters_ready_ && have_node_name_;
-  if (published_once_ && state_ == last_published_) return;
-  last_published_ = state_;
-  published_once_ = true;
-  publish_(state_);
+// ------------------------------------------------------------------ start-up
+
+void Watcher::CleanStaleRegistration() {
+  // A previous run of this agent may have left its registration behind
+  // (kill -9, or a restarted host whose Consul agent restored it with its
+  // last check state, passing): until we decide what we are, nothing stale
+  // is advertised.
+  Status st = client_->DeregisterService(config_.ServiceId());
+  if (st.code() == StatusCode::kNotFound) st = Status::Ok();  // nothing stale: fine
+  Note("deregister stale service", st);
+  if (st.ok()) cleaned_stale_registration_ = true;
 }
 
-void Watcher::Publish() {
-  std::lock_guard lock(mu_);
-  PublishLocked();
+void Watcher::LearnNodeName() {
+  // Service IDs repeat across nodes (every node's redis@:6379), so a member
+  // is its node plus its service ID. Consul's default node name is the host
+  // name: the fallback when /v1/agent/self is not allowed.
+  auto r = client_->NodeName();
+  std::string name;
+  if (!r.ok() && r.status().code() == StatusCode::kPermissionDenied) {
+    // No agent:read: a short-lived session tells the node with the session
+    // rights the agent needs anyway.
+    SessionOptions probe;
+    probe.name = config_.lock_session_name + "-node-probe";
+    probe.ttl = seconds(10);
+    probe.lock_delay = seconds(0);
+    auto s = client_->CreateSession(probe);
+    if (s.ok()) {
+      r = client_->SessionNode(*s);
+      (void)client_->DestroySession(*s);
+    }
+  }
+  if (r.ok()) {
+    name = *r;
+  } else if (r.status().code() != StatusCode::kUnavailable) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) name = host;
+    spdlog::info("consul: node name from the host name ({}): {}", name, r.status().ToString());
+  } else {
+    Note("read node name", r.status());
+  }
+  if (!name.empty()) {
+    have_node_name_ = true;
+    state_.node_name = name;
+  }
+}
+
+// ------------------------------------------------------------------ converging
+
+void Watcher::ReleaseIfUnwanted() {
+  if (intent_.hold_lock || !state_.lock_held) return;
+  // A hand-over names the successor in the record it leaves behind; the
+  // record stays in the key either way: the next election checks lineage
+  // against it.
+  const std::string record = intent_.lock_record ? EncodeLockRecord(*intent_.lock_record) : written_record_;
+  auto r = client_->ReleaseKey(config_.lock_key, state_.session_id, record);
+  Note("release lock", r.status());
+  if (r.ok()) {
+    spdlog::info("consul: released lock {}", config_.lock_key);
+    state_.lock_held = false;
+    state_.lock_free = true;
+    state_.lock_holder_session.clear();
+    written_record_.clear();
+  }
 }
 
 ServiceRegistration Watcher::RegistrationFor(RedisRole role) const {
@@ -246,638 +342,317 @@ ServiceRegistration Watcher::RegistrationFor(RedisRole role) const {
   return r;
 }
 
-// ------------------------------------------------------------------ control
-
-void Watcher::ControlLoop(std::stop_token stop) {
-  auto client = make_client_(config_.healthcheck_timeout);
-  {
-    std::lock_guard lock(clients_mu_);
-    live_clients_.push_back(client.get());
-  }
-  while (!stop.stop_requested()) {
-    ConsulIntent intent;
-    bool have = false;
-    {
-      std::lock_guard lock(mu_);
-      intent = intent_;
-      have = have_intent_;
-    }
-    if (!have_node_name_) {
-      // Service IDs repeat across nodes (every node's redis@:6379), so a
-      // member is its node plus its service ID. Consul's default node name
-      // is the host name: the fallback when /v1/agent/self is not allowed.
-      auto r = client->NodeName();
-      std::string name;
-      if (!r.ok() && r.status().code() == StatusCode::kPermissionDenied) {
-        // No agent:read: a short-lived session tells the node with the
-        // session rights the agent needs anyway.
-        SessionOptions probe;
-        probe.name = config_.lock_session_name + "-node-probe";
-        probe.ttl = std::chrono::seconds(10);
-        probe.lock_delay = std::chrono::seconds(0);
-        auto s = client->CreateSession(probe);
-        if (s.ok()) {
-          r = client->SessionNode(*s);
-          (void)client->DestroySession(*s);
-        }
-      }
-      if (r.ok()) {
-        name = *r;
-      } else if (r.status().code() != StatusCode::kUnavailable) {
-        char host[256] = {};
-        if (gethostname(host, sizeof host - 1) == 0) name = host;
-        spdlog::info("consul: node name from the host name ({}): {}", name, r.status().ToString());
-      } else {
-        Note("read node name", r.status());
-      }
-      if (!name.empty()) {
-        std::lock_guard lock(mu_);
-        have_node_name_ = true;
-        state_.node_name = name;
-        PublishLocked();
-      }
-    }
-    if (!cleaned_stale_registration_) {
-      // A previous run of this agent may have left its registration behind
-      // (kill -9); until we decide what we are, nothing stale is advertised.
-      Status st = client->DeregisterService(config_.ServiceId());
-      if (st.code() == StatusCode::kNotFound) st = Status::Ok();  // nothing stale: fine
-      Note("deregister stale service", st);
-      if (st.ok()) cleaned_stale_registration_ = true;
-    }
-    if (have) {
-      ReleaseIfUnwanted(*client, intent);
-      EnsureRegistration(*client, intent);
-      EnsureSession(*client, intent);
-      if (intent.hold_lock) TryAcquire(*client);
-      EnsureLockRecord(*client, intent);
-      RefreshCheck(*client, intent);
-      EnsureReport(*client, intent);
-    }
-
-    // Sleep until the next timer, or until a new intent arrives.
-    const TimePoint now = clock_.Now();
-    TimePoint next = now + seconds(1);
-    {
-      std::lock_guard lock(mu_);
-      if (!state_.session_id.empty()) next = std::min(next, next_renew_);
-      if (state_.registered) next = std::min(next, next_check_);
-      // A registration that has to be repaired goes round again quickly, but
-      // not before its backoff allows another try.
-      if (have && intent.register_as.has_value() != state_.registered) {
-        next = std::min(next, std::max(now + kBackoffStart, next_register_try_));
-      }
-    }
-    const auto wait = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(next - now));
-    std::optional<ConsulIntent> got = intents_.TryPopFor(wait);
-    // Coalesce: only the newest intent matters.
-    while (got) {
-      std::lock_guard lock(mu_);
-      intent_ = std::move(*got);
-      have_intent_ = true;
-      got = intents_.TryPop();
-    }
-  }
-  std::lock_guard lock(clients_mu_);
-  std::erase(live_clients_, client.get());
-}
-
-void Watcher::ReleaseIfUnwanted(Client& client, const ConsulIntent& intent) {
-  std::string session, record;
-  {
-    std::lock_guard lock(mu_);
-    if (intent.hold_lock || !state_.lock_held) return;
-    session = state_.session_id;
-    // A handover names the successor in the record it leaves behind.
-    record = intent.lock_record ? EncodeLockRecord(*intent.lock_record) : written_record_;
-  }
-  std::lock_guard ops(lock_ops_mu_);
-  // The record stays in the key: the next election checks lineage against it.
-  auto r = client.ReleaseKey(config_.lock_key, session, record);
-  Note("release lock", r.status());
-  if (r.ok()) {
-    spdlog::info("consul: released lock {}", config_.lock_key);
-    std::lock_guard lock(mu_);
-    state_.lock_held = false;
-    state_.lock_free = true;
-    state_.lock_holder_session.clear();
-    written_record_.clear();
-    PublishLocked();
-  }
-}
-
-void Watcher::EnsureRegistration(Client& client, const ConsulIntent& intent) {
-  bool registered;
-  RedisRole role;
-  TimePoint next_try;
-  {
-    std::lock_guard lock(mu_);
-    registered = state_.registered;
-    role = state_.registered_role;
-    next_try = next_register_try_;
-  }
+void Watcher::EnsureRegistration() {
   const TimePoint now = clock_.Now();
-  // The session's rule: after a failure, wait 0.2, 0.4, ... up to 2 s.
   auto note_outcome = [&](const Status& st) {
-    std::lock_guard lock(mu_);
     if (st.ok()) {
       register_failures_ = 0;
       next_register_try_ = TimePoint{};
       return;
     }
     register_failures_++;
-    next_register_try_ = now + std::min(kBackoffMax, kBackoffStart * (1 << std::min(register_failures_, 5)));
+    next_register_try_ = now + Backoff(register_failures_);
   };
-  if (intent.register_as) {
-    if (registered && role == *intent.register_as) return;
-    if (now < next_try) return;
-    Status st = client.RegisterService(RegistrationFor(*intent.register_as));
+  if (intent_.register_as) {
+    if (state_.registered && state_.registered_role == *intent_.register_as) return;
+    if (now < next_register_try_) return;
+    Status st = client_->RegisterService(RegistrationFor(*intent_.register_as));
     Note("register service", st);
     note_outcome(st);
     if (!st.ok()) return;
     // Registered checks start as "warning" (the original's choice); pass the
     // real status at once so a healthy instance is discoverable immediately.
-    Status check = client.UpdateTtlCheck(config_.CheckId(), intent.check_status,
-                                         TruncateUtf8(intent.check_output, kMaxCheckOutputBytes));
+    Status check = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status,
+                                           TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes));
     Note("update check", check);
-    spdlog::info("consul: registered {} as {} ({})", config_.ServiceId(), RoleName(*intent.register_as),
-                 intent.register_as == RedisRole::kMaster ? config_.MasterServiceName()
-                                                          : config_.SlaveServiceName());
-    std::lock_guard lock(mu_);
+    spdlog::info("consul: registered {} as {} ({})", config_.ServiceId(), RoleName(*intent_.register_as),
+                 intent_.register_as == RedisRole::kMaster ? config_.MasterServiceName()
+                                                           : config_.SlaveServiceName());
     state_.registered = true;
-    state_.registered_role = *intent.register_as;
-    last_check_status_ = intent.check_status;
-    next_check_ = clock_.Now() + (check.ok() ? std::min(config_.healthcheck_interval, config_.EffectiveCheckTtl() / 3)
-                                             : kCheckRetry);
-    PublishLocked();
-  } else if (registered) {
-    if (now < next_try) return;
+    state_.registered_role = *intent_.register_as;
+    last_check_status_ = intent_.check_status;
+    const TimePoint after = clock_.Now();
+    if (check.ok()) state_.check_confirmed_at = after;
+    next_check_ = after + (check.ok() ? std::min(config_.healthcheck_interval, config_.EffectiveCheckTtl() / 3)
+                                      : kCheckRetry);
+  } else if (state_.registered) {
+    if (now < next_register_try_) return;
     // Consul invalidates a session bound to a check that goes away, and then
     // holds our report key under lock-delay: release and destroy it first.
-    std::string session;
-    {
-      std::lock_guard lock(mu_);
-      if (session_has_check_ && !state_.lock_held) session = state_.session_id;
+    if (state_.session_has_check && !state_.lock_held && !state_.session_id.empty()) {
+      DropSession(state_.session_id);
     }
-    if (!session.empty()) DropSession(client, session);
-    Status st = client.DeregisterService(config_.ServiceId());
+    Status st = client_->DeregisterService(config_.ServiceId());
     Note("deregister service", st);
     note_outcome(st);
     if (!st.ok()) return;
     spdlog::info("consul: deregistered {}", config_.ServiceId());
-    std::lock_guard lock(mu_);
     state_.registered = false;
     state_.registered_role = RedisRole::kUnknown;
-    PublishLocked();
   }
 }
 
-void Watcher::RefreshCheck(Client& client, const ConsulIntent& intent) {
-  {
-    std::lock_guard lock(mu_);
-    if (!state_.registered) return;
-    // A new status goes out at once; the same one (even one that failed) waits
-    // for its timer, or a failing endpoint gets a call per loop wake-up.
-    if (clock_.Now() < next_check_ && intent.check_status == last_check_status_) return;
-  }
-  Status st = client.UpdateTtlCheck(config_.CheckId(), intent.check_status,
-                                    TruncateUtf8(intent.check_output, kMaxCheckOutputBytes));
+void Watcher::RefreshCheck() {
+  if (!state_.registered) return;
+  // A new status goes out at once; the same one (even one that failed) waits
+  // for its timer, or a failing endpoint gets a call per wake-up.
+  if (clock_.Now() < next_check_ && intent_.check_status == last_check_status_) return;
+  Status st = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status,
+                                      TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes));
   if (st.code() == StatusCode::kNotFound) {
     // Consul forgot the service (an agent restart in dev mode): register again.
     spdlog::warn("consul: check {} unknown to the agent; registering again", config_.CheckId());
-    std::lock_guard lock(mu_);
     state_.registered = false;
     state_.registered_role = RedisRole::kUnknown;
-    PublishLocked();
     return;
   }
   Note("update check", st);
   // Refresh well inside the TTL: with session checks, one missed refresh
   // must not cost the lock.
   const milliseconds period = std::min(config_.healthcheck_interval, config_.EffectiveCheckTtl() / 3);
-  std::lock_guard lock(mu_);
-  next_check_ = clock_.Now() + (st.ok() ? period : kCheckRetry);
-  last_check_status_ = intent.check_status;
-  if (st.ok()) {
-    last_check_ok_ = clock_.Now();
-    UpdateLeaseLocked();
-    PublishLocked();
-  }
-}
-
-void Watcher::UpdateLeaseLocked() {
-  // Only what the Consul servers confirmed counts: a renewal or an
-  // acquisition proves the session alive when it was sent. A check update
-  // proves nothing (the local agent accepts it even when cut off from the
-  // servers), and the servers may drop the session at any moment after we
-  // lose them (serfHealth), so the lease is short and renewed often; Consul's
-  // lock-delay then covers the fencing reaction.
-  TimePoint deadline = last_renew_ok_ + std::min<Duration>(session_ttl_, kConfirmedLease);
-  Duration ttl = std::min<Duration>(session_ttl_, kConfirmedLease);
-  if (session_has_check_) {
-    const TimePoint by_check = last_check_ok_ + config_.EffectiveCheckTtl();
-    if (by_check < deadline) {
-      deadline = by_check;
-      ttl = config_.EffectiveCheckTtl();
-    }
-  }
-  state_.lease_deadline = deadline;
-  state_.lease_ttl = ttl;
-}
-
-void Watcher::EnsureSession(Client& client, const ConsulIntent& intent) {
-  const bool need = intent.hold_lock || intent.report.has_value();
-  std::string session;
-  bool registered, held, has_check;
-  TimePoint next_renew, next_try;
-  {
-    std::lock_guard lock(mu_);
-    session = state_.session_id;
-    registered = state_.registered;
-    held = state_.lock_held;
-    has_check = session_has_check_;
-    next_renew = next_renew_;
-    next_try = next_session_try_;
-  }
   const TimePoint now = clock_.Now();
+  next_check_ = now + (st.ok() ? period : kCheckRetry);
+  last_check_status_ = intent_.check_status;
+  if (st.ok()) state_.check_confirmed_at = now;
+}
 
+void Watcher::EnsureSession() {
+  const bool need = intent_.hold_lock || intent_.report.has_value();
+  const TimePoint now = clock_.Now();
   if (!need) {
-    if (session.empty() || held) return;  // a held lock is released first
-    DropSession(client, session);
+    if (state_.session_id.empty() || state_.lock_held) return;  // a held lock is released first
+    DropSession(state_.session_id);
     return;
   }
-
   // A session made before our check existed cannot invalidate on agent death;
   // swap it for one that can while we do not hold the lock.
-  const bool want_check = config_.session_checks && registered;
-  if (!session.empty() && want_check && !has_check && !held) {
-    DropSession(client, session);
-    session.clear();
-    next_try = now;
+  const bool want_check = config_.session_checks && state_.registered;
+  if (!state_.session_id.empty() && want_check && !state_.session_has_check && !state_.lock_held) {
+    DropSession(state_.session_id);
+    next_session_try_ = now;
   }
-
-  if (session.empty()) {
-    if (now < next_try) return;
+  if (state_.session_id.empty()) {
+    if (now < next_session_try_) return;
     SessionOptions options;
     options.name = config_.lock_session_name;
     options.ttl = std::chrono::ceil<seconds>(config_.lock_ttl);
     options.lock_delay = std::chrono::ceil<seconds>(config_.lock_delay);
     if (want_check) options.service_checks = {config_.CheckId()};
-    auto r = client.CreateSession(options);
+    auto r = client_->CreateSession(options);
     Note("create session", r.status());
-    std::lock_guard lock(mu_);
     if (!r.ok()) {
       session_failures_++;
-      next_session_try_ = now + std::min(kBackoffMax, kBackoffStart * (1 << std::min(session_failures_, 5)));
+      next_session_try_ = now + Backoff(session_failures_);
       return;
     }
     session_failures_ = 0;
-    spdlog::info("consul: created session {} (ttl {}s{})", *r, options.ttl.count(),
+    spdlog::info("consul: created a session (ttl {}s{})", options.ttl.count(),
                  want_check ? ", bound to our check" : "");
     state_.session_id = *r;
-    session_has_check_ = want_check;
+    state_.session_has_check = want_check;
+    state_.session_confirmed_at = now;
+    state_.session_ttl = config_.lock_ttl;
+    state_.check_ttl = config_.EffectiveCheckTtl();
+    // The check passed moments ago, or Consul would have refused the session.
+    if (want_check) state_.check_confirmed_at = now;
     written_report_.clear();
-    last_renew_ok_ = now;
-    last_check_ok_ = now;  // the check passed moments ago or Consul refused the session
-    session_ttl_ = config_.lock_ttl;
     next_renew_ = now + config_.lock_ttl / 2;
-    UpdateLeaseLocked();
-    // The lock key may already name this session (it cannot: new ID), but
-    // lock_held is recomputed by the lock loop on its next read.
-    PublishLocked();
     return;
   }
-
-  if (now < next_renew) return;
-  auto r = client.RenewSession(session);
+  if (now < next_renew_) return;
+  const std::string session = state_.session_id;
+  auto r = client_->RenewSession(session);
   if (r.status().code() == StatusCode::kNotFound) {
     Note("renew session", Status::Ok());
     ForgetSession(session);
     return;
   }
-  {
-    std::lock_guard lock(mu_);
-    if (r.ok()) {
-      last_renew_ok_ = now;
-      // Consul may answer with a different TTL than we asked for; follow it.
-      const milliseconds ttl = r->count() > 0 ? milliseconds(*r) : config_.lock_ttl;
-      session_ttl_ = ttl;
-      next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : ttl / 2);
-      UpdateLeaseLocked();
-    } else {
-      // The Go client's rule: retry every second until a whole TTL has passed
-      // (a holder keeps its own pace: its lease runs out sooner).
-      next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : seconds(1));
-    }
-  }
-  // Publishes, with the extended lease: the reconciler fences on its deadline
-  // and must see every extension.
   Note("renew session", r.status());
+  if (r.ok()) {
+    state_.session_confirmed_at = now;
+    // Consul may answer with a different TTL than we asked for; follow it.
+    const milliseconds ttl = r->count() > 0 ? milliseconds(*r) : config_.lock_ttl;
+    state_.session_ttl = ttl;
+    next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : ttl / 2);
+  } else {
+    // The Go client's rule: retry every second until a whole TTL has passed
+    // (a holder keeps its own pace: its lease runs out sooner).
+    next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : seconds(1));
+  }
 }
 
-void Watcher::DropSession(Client& client, const std::string& session) {
+void Watcher::DropSession(const std::string& session) {
   // Released explicitly, our report key is free for the next session at once
   // (lock-delay applies only to keys of an invalidated session).
-  std::string report;
-  {
-    std::lock_guard lock(mu_);
-    report = written_report_;
-  }
-  if (!report.empty()) {
-    (void)client.ReleaseKey(MemberKeyPath(), session, report);
-  }
-  Status st = client.DestroySession(session);
+  if (!written_report_.empty()) (void)client_->ReleaseKey(MemberKeyPath(), session, written_report_);
+  Status st = client_->DestroySession(session);
   if (st.code() != StatusCode::kNotFound) Note("destroy session", st);
-  std::lock_guard lock(mu_);
   if (state_.session_id != session) return;
   state_.session_id.clear();
+  state_.session_has_check = false;
   written_report_.clear();
-  session_has_check_ = false;
   next_session_try_ = clock_.Now();
-  PublishLocked();
 }
 
 void Watcher::ForgetSession(const std::string& session) {
-  std::lock_guard lock(mu_);
   if (state_.session_id != session) return;
-  spdlog::warn("consul: session {} expired or was invalidated", session);
+  spdlog::warn("consul: our session expired or was invalidated");
   state_.session_id.clear();
+  state_.session_has_check = false;
   state_.lock_held = false;
   written_report_.clear();
   written_record_.clear();
   next_session_try_ = clock_.Now();
-  PublishLocked();
 }
 
-bool Watcher::TryAcquire(Client& client) {
-  std::lock_guard ops(lock_ops_mu_);
-  std::string session, value;
-  {
-    std::lock_guard lock(mu_);
-    if (!intent_.hold_lock || state_.session_id.empty() || state_.lock_held || !state_.lock_free) return false;
-    session = state_.session_id;
-    value = intent_.lock_record ? EncodeLockRecord(*intent_.lock_record) : std::string();
+void Watcher::TryAcquire() {
+  const TimePoint now = clock_.Now();
+  if (!intent_.hold_lock || state_.session_id.empty() || state_.lock_held || !state_.lock_free ||
+      now < next_acquire_at_) {
+    return;
   }
-  const TimePoint sent = clock_.Now();
-  auto r = client.AcquireKey(config_.lock_key, session, value);
+  const std::string session = state_.session_id;
+  const std::string value = intent_.lock_record ? EncodeLockRecord(*intent_.lock_record) : std::string();
+  auto r = client_->AcquireKey(config_.lock_key, session, value);
   Note("acquire lock", r.status());
   if (IsInvalidSession(r.status())) ForgetSession(session);
-  if (!r.ok() || !*r) return false;
-  spdlog::info("consul: acquired lock {} with session {}", config_.lock_key, session);
-  std::lock_guard lock(mu_);
-  if (state_.session_id == session) {
-    state_.lock_held = true;
-    state_.lock_free = false;
-    state_.lock_holder_session = session;
-    written_record_ = value;
-    // The servers just accepted our session: the lease starts now, and from
-    // now on it is renewed at the holder's pace.
-    last_renew_ok_ = std::max(last_renew_ok_, sent);
-    next_renew_ = std::min(next_renew_, sent + kHolderRenewPeriod);
-    UpdateLeaseLocked();
-    PublishLocked();
+  if (!r.ok() || !*r) {
+    next_acquire_at_ = clock_.Now() + kAcquireRetry;
+    return;
   }
-  return true;
+  spdlog::info("consul: acquired lock {}", config_.lock_key);
+  if (state_.session_id != session) return;
+  state_.lock_held = true;
+  state_.lock_free = false;
+  state_.lock_holder_session = session;
+  written_record_ = value;
+  // The servers just accepted our session: the lease starts from the send
+  // time, and from now on it is renewed at the holder's pace.
+  state_.session_confirmed_at = std::max(state_.session_confirmed_at, now);
+  next_renew_ = std::min(next_renew_, now + kHolderRenewPeriod);
 }
 
-void Watcher::EnsureLockRecord(Client& client, const ConsulIntent& intent) {
-  std::string session;
-  {
-    std::lock_guard lock(mu_);
-    if (!state_.lock_held || !intent.lock_record || SameHolder(written_record_, *intent.lock_record)) return;
-    session = state_.session_id;
+void Watcher::EnsureLockRecord() {
+  if (!state_.lock_held || !intent_.lock_record || !intent_.hold_lock ||
+      SameHolder(written_record_, *intent_.lock_record)) {
+    return;
   }
   // Re-acquiring a key we hold only rewrites its value; after a promotion the
   // record must carry the new replication ID, the lineage peers check.
-  std::lock_guard ops(lock_ops_mu_);
-  const std::string value = EncodeLockRecord(*intent.lock_record);
-  auto r = client.AcquireKey(config_.lock_key, session, value);
+  const std::string value = EncodeLockRecord(*intent_.lock_record);
+  auto r = client_->AcquireKey(config_.lock_key, state_.session_id, value);
   Note("write lock record", r.status());
-  if (r.ok() && *r) {
-    std::lock_guard lock(mu_);
-    written_record_ = value;
-  }
+  if (r.ok() && *r) written_record_ = value;
 }
 
-void Watcher::EnsureReport(Client& client, const ConsulIntent& intent) {
+void Watcher::EnsureReport() {
   const std::string key = MemberKeyPath();
-  std::string session, written;
-  TimePoint written_at;
-  {
-    std::lock_guard lock(mu_);
-    session = state_.session_id;
-    written = written_report_;
-    written_at = report_written_at_;
-  }
-  if (!intent.report) {
-    if (written.empty()) return;
-    Status st = client.DeleteKey(key);
+  if (!intent_.report) {
+    if (written_report_.empty()) return;
+    Status st = client_->DeleteKey(key);
     Note("withdraw report", st);
-    if (st.ok()) {
-      std::lock_guard lock(mu_);
-      written_report_.clear();
-    }
+    if (st.ok()) written_report_.clear();
     return;
   }
-  if (session.empty()) return;
-  const std::string value = EncodePeerReport(*intent.report);
-  if (value == written) return;
-  if (SameIdentity(written, *intent.report) && clock_.Now() - written_at < kReportOffsetInterval) return;
+  if (state_.session_id.empty() || !have_node_name_) return;
+  const std::string value = EncodePeerReport(*intent_.report);
+  if (value == written_report_) return;
+  if (SameIdentity(written_report_, *intent_.report) && clock_.Now() - report_written_at_ < kReportOffsetInterval) {
+    return;
+  }
   // Written through our session so the key shows a live owner only while we
   // are alive; a dead agent's report loses its Session and is ignored.
-  auto r = client.AcquireKey(key, session, value);
+  const std::string session = state_.session_id;
+  auto r = client_->AcquireKey(key, session, value);
   Note("publish report", r.status());
   if (IsInvalidSession(r.status())) ForgetSession(session);
   if (r.ok() && *r) {
-    std::lock_guard lock(mu_);
     written_report_ = value;
     report_written_at_ = clock_.Now();
   }
 }
 
-// ------------------------------------------------------------------ lock
-
-void Watcher::LockLoop(std::stop_token stop) {
-  auto client = make_client_(config_.healthcheck_timeout);
-  {
-    std::lock_guard lock(clients_mu_);
-    live_clients_.push_back(client.get());
-  }
-  uint64_t index = 0;
-  int failures = 0;
-  milliseconds backoff{0};
-  milliseconds quick{0};  // backoff for answers that did not block
-  bool retry_acquire = false;
-  while (!stop.stop_requested()) {
-    bool held;
-    {
-      std::lock_guard lock(mu_);
-      held = state_.lock_held;
-    }
-    QueryOptions q;
-    q.index = retry_acquire ? 0 : index;
-    q.wait = kBlockingWait;
-    // While we hold the lock, read through the leader: a stale read could hide
-    // that the lock is gone.
-    q.consistent = held;
-    const TimePoint started = clock_.Now();
-    auto r = client->GetKey(config_.lock_key, q);
-    if (!r.ok()) {
-      if (r.status().code() == StatusCode::kCancelled) break;
-      Note("watch lock", r.status());
-      // A Consul that restarted has a smaller index: a stale one would park
-      // the next query for the whole wait. Start over with a plain read.
-      index = 0;
-      if (held && IsTransport(r.status())) {
-        // The original's monitor: a few retries before the lock counts as lost.
-        if (++failures > config_.lock_monitor_retries) {
-          spdlog::warn("consul: lost track of lock {} after {} failed reads", config_.lock_key, failures);
-          std::lock_guard lock(mu_);
-          state_.lock_held = false;
-          PublishLocked();
-        }
-        Sleep(stop, config_.lock_monitor_retry_interval);
-      } else {
-        backoff = NextBackoff(backoff);
-        Sleep(stop, backoff);
-      }
-      continue;
-    }
-    // A blocking read (index given) that came back at once unchanged did
-    // not block; a plain read (index 0, after an error or to retry an
-    // acquire) is meant to come back at once.
-    const bool did_not_block =
-        q.index != 0 && r->meta.index == index && clock_.Now() - started < kMinQueryInterval;
-    failures = 0;
-    backoff = milliseconds(0);
-    Note("watch lock", Status::Ok());
-    const uint64_t new_index = r->meta.index;
-    // Consul's rules: an index that goes backwards (a restarted or new
-    // leader's store) resets to 0; never block on an index below 1.
-    index = new_index < index ? 0 : std::max<uint64_t>(new_index, 1);
-
-    bool want = false;
-    {
-      std::lock_guard lock(mu_);
-      const auto& pair = r->value;
-      const std::string holder = pair ? pair->session : "";
-      state_.lock_free = holder.empty();
-      state_.lock_holder_session = holder;
-      state_.lock_held = !holder.empty() && holder == state_.session_id;
-      state_.lock_index = pair ? pair->lock_index : 0;
-      state_.lock_modify_index = pair ? pair->modify_index : 0;
-      state_.lock_record.reset();
-      if (pair && !pair->value.empty()) {
-        auto rec = DecodeLockRecord(pair->value);
-        if (rec.ok()) state_.lock_record = *rec;
-      }
-      lock_ready_ = true;
-      PublishLocked();
-      want = intent_.hold_lock && state_.lock_free && !state_.session_id.empty();
-    }
-    // A real blocking answer or a change resets the pace.
-    quick = did_not_block ? NextBackoff(quick) : milliseconds(0);
-    retry_acquire = false;
-    if (want && !TryAcquire(*client)) retry_acquire = true;
-    if (retry_acquire) {
-      Sleep(stop, kAcquireRetry);
-    } else if (quick.count() > 0) {
-      Sleep(stop, quick);
+void Watcher::DoShutdown() {
+  // Short per-call timeouts: a frozen Consul must not hold the exit for long.
+  auto client = make_client_(std::min(config_.healthcheck_timeout, kShutdownCallTimeout));
+  if (state_.lock_held) {
+    const std::string record = intent_.lock_record ? EncodeLockRecord(*intent_.lock_record) : written_record_;
+    auto r = client->ReleaseKey(config_.lock_key, state_.session_id, record);
+    if (r.ok() && *r) {
+      spdlog::info("consul: released lock {}", config_.lock_key);
+    } else {
+      spdlog::warn("consul: could not release lock {}: {}", config_.lock_key,
+                   r.ok() ? "refused" : r.status().ToString());
     }
   }
-  std::lock_guard lock(clients_mu_);
-  std::erase(live_clients_, client.get());
+  if (!written_report_.empty()) (void)client->DeleteKey(MemberKeyPath());
+  if (state_.registered || !cleaned_stale_registration_) {
+    Status st = client->DeregisterService(config_.ServiceId());
+    if (st.ok() || st.code() == StatusCode::kNotFound) {
+      spdlog::info("consul: deregistered service {}", config_.ServiceId());
+    } else {
+      spdlog::warn("consul: could not deregister service {}: {}", config_.ServiceId(), st.ToString());
+    }
+  }
+  if (!state_.session_id.empty()) (void)client->DestroySession(state_.session_id);
+  state_.lock_held = false;
+  state_.registered = false;
+  state_.registered_role = RedisRole::kUnknown;
+  state_.session_id.clear();
+  written_report_.clear();
+  shutdown_done_ = true;
+  state_.shut_down = true;
 }
 
-// ------------------------------------------------------------------ masters
+// ------------------------------------------------------------------ bookkeeping
 
-void Watcher::WatchLoop(std::stop_token stop, const char* operation,
-                        const std::function<StatusOr<uint64_t>(Client&, const QueryOptions&)>& read) {
-  auto client = make_client_(config_.healthcheck_timeout);
-  {
-    std::lock_guard lock(clients_mu_);
-    live_clients_.push_back(client.get());
-  }
-  uint64_t index = 0;
-  milliseconds backoff{0};
-  milliseconds quick{0};  // backoff for answers that did not block
-  while (!stop.stop_requested()) {
-    QueryOptions q;
-    q.index = index;
-    q.wait = kBlockingWait;
-    const TimePoint started = clock_.Now();
-    StatusOr<uint64_t> r = read(*client, q);
-    if (!r.ok()) {
-      if (r.status().code() == StatusCode::kCancelled) break;
-      Note(operation, r.status());
-      // A Consul that restarted has a smaller index: a stale one would park
-      // the next query for the whole wait. Start over with a plain read.
-      index = 0;
-      backoff = NextBackoff(backoff);
-      Sleep(stop, backoff);
-      continue;
+void Watcher::Note(const char* operation, const Status& status) {
+  if (status.code() == StatusCode::kCancelled) return;
+  // Reachable means the agent answers at all: any answer, even an error
+  // status, proves it. Failed exchanges disprove it once two different
+  // operations fail with no answer in between: a dead or cut-off agent fails
+  // every call at once, while one endpoint that hangs is a broken endpoint.
+  if (status.ok() || !IsConnectionFailure(status)) {
+    if (lost_contact_) spdlog::info("consul: reachable again ({})", operation);
+    lost_contact_ = false;
+    unanswered_.clear();
+    state_.reachable = true;
+  } else {
+    unanswered_.insert(operation);
+    if (unanswered_.size() >= 2) {
+      lost_contact_ = true;
+      state_.reachable = false;
     }
-    backoff = milliseconds(0);
-    Note(operation, Status::Ok());
-    const bool did_not_block = q.index != 0 && *r == index && clock_.Now() - started < kMinQueryInterval;
-    index = *r < index ? 0 : std::max<uint64_t>(*r, 1);
-    // A real blocking answer or a change resets the pace.
-    quick = did_not_block ? NextBackoff(quick) : milliseconds(0);
-    if (quick.count() > 0) Sleep(stop, quick);
   }
-  std::lock_guard lock(clients_mu_);
-  std::erase(live_clients_, client.get());
+  if (status.ok()) {
+    last_errors_.erase(operation);
+    if (last_error_op_ == operation) {
+      last_error_op_.clear();
+      state_.error.clear();
+    }
+    return;
+  }
+  state_.errors[operation]++;
+  const std::string text = status.ToString();
+  // Once per change of each operation's error, not once per retry.
+  std::string& last = last_errors_[operation];
+  if (last != text) {
+    spdlog::warn("consul: {} failed: {}", operation, text);
+    last = text;
+  }
+  last_error_op_ = operation;
+  state_.error = std::string(operation) + ": " + text;
 }
 
-void Watcher::MasterLoop(std::stop_token stop) {
-  const std::string service = config_.MasterServiceName();
-  const std::string tag = config_.tag_mode() && !config_.master_tags.empty() ? config_.master_tags.front() : "";
-  WatchLoop(stop, "watch masters", [&](Client& client, const QueryOptions& q) -> StatusOr<uint64_t> {
-    auto r = client.HealthyInstances(service, tag, q);
-    if (!r.ok()) return r.status();
-    std::lock_guard lock(mu_);
-    state_.masters = r->value;
-    std::sort(state_.masters.begin(), state_.masters.end(),
-              [](const ServiceInstance& a, const ServiceInstance& b) { return a.id < b.id; });
-    state_.masters_known = true;
-    masters_ready_ = true;
-    PublishLocked();
-    return r->meta.index;
-  });
+std::string Watcher::MemberKeyPath() const {
+  return MembersPrefix(config_.lock_key) + MemberKey(state_.node_name, config_.ServiceId());
 }
 
-// ------------------------------------------------------------------ peers
-
-void Watcher::PeersLoop(std::stop_token stop) {
-  // One blocking read covers the members' reports and a switchover request.
-  const std::string prefix = config_.lock_key + "/";
-  const std::string members = MembersPrefix(config_.lock_key);
-  const std::string switchover_key = SwitchoverKey(config_.lock_key);
-  const std::string self = config_.ServiceId();
-  WatchLoop(stop, "watch peers", [&](Client& client, const QueryOptions& q) -> StatusOr<uint64_t> {
-    auto r = client.ListKeys(prefix, q);
-    if (!r.ok()) return r.status();
-    std::vector<PeerReport> peers;
-    std::optional<SwitchoverRequest> request;
-    std::lock_guard lock(mu_);
-    for (const KvPair& kv : r->value) {
-      if (kv.key == switchover_key) {
-        auto req = DecodeSwitchoverRequest(kv.value);
-        if (req.ok()) request = *req;
-        continue;
-      }
-      if (kv.key.rfind(members, 0) != 0) continue;
-      if (kv.session.empty()) continue;  // its agent's session is gone
-      auto p = DecodePeerReport(kv.value);
-      if (!p.ok() || (p->id == self && p->node == state_.node_name)) continue;
-      peers.push_back(*p);
-    }
-    std::sort(peers.begin(), peers.end(), [](const PeerReport& a, const PeerReport& b) { return a.id < b.id; });
-    state_.peers = std::move(peers);
-    state_.switchover_request = request;
-    PublishLocked();
-    return r->meta.index;
-  });
+void Watcher::Publish() {
+  state_.ready = kv_ready_ && masters_ready_ && have_node_name_;
+  if (last_published_ && state_ == *last_published_) return;
+  last_published_ = state_;
+  publish_(state_);
 }
 
 }  // namespace resec::consul

@@ -11,7 +11,10 @@
 // SIGPIPE process-wide (main does, before starting any thread).
 //
 // Thread-safety: one instance per thread (see client.h).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -166,17 +169,62 @@ class HiredisClient final : public Client {
     return ReplyToText(**reply);
   }
 
+  Status ArmDisconnectWatch() override {
+    if (Status s = Connect(); !s.ok()) return s;
+    if (subscribed_) return Status::Ok();
+    StatusOr<ReplyPtr> reply = Send({"SUBSCRIBE", kLivenessChannel}, "SUBSCRIBE");
+    if (!reply.ok() && reply.status().code() == StatusCode::kUnavailable) return reply.status();
+    // A refused SUBSCRIBE (an ACL user without channel rights) still leaves
+    // an idle connection whose closing we observe; it is then only exposed
+    // to CLIENT KILL TYPE normal, which at worst causes a spurious re-check.
+    subscribed_ = true;
+    return Status::Ok();
+  }
+
+  int fd() const override { return ctx_ ? ctx_->fd : -1; }
+
+  Status DrainReadable() override {
+    if (!ctx_) return Unavailable("redis at " + Where() + ": not connected");
+    // Readable, hung up or in error: read what is there. EOF or a reset is
+    // the server going away (a crashed redis-server's sockets are closed by
+    // its kernel); anything else is a stray pub/sub message we discard.
+    if (redisBufferRead(ctx_.get()) != REDIS_OK) {
+      const std::string err = ctx_->errstr;
+      Disconnect();
+      return Unavailable("redis at " + Where() + " closed the connection: " + err);
+    }
+    for (;;) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(ctx_.get(), &raw) != REDIS_OK) {
+        const std::string err = ctx_->errstr;
+        Disconnect();
+        return Unavailable("redis at " + Where() + ": " + err);
+      }
+      if (raw == nullptr) return Status::Ok();
+      ReplyPtr discarded(static_cast<redisReply*>(raw));
+    }
+  }
+
+  std::string LocalAddress() const override {
+    if (!ctx_) return "";
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (::getsockname(ctx_->fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* where = nullptr;
+    if (addr.ss_family == AF_INET) {
+      where = &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr;
+    } else if (addr.ss_family == AF_INET6) {
+      where = &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr;
+    } else {
+      return "";  // a unix socket: no network address
+    }
+    return inet_ntop(addr.ss_family, where, text, sizeof(text)) != nullptr ? std::string(text) : "";
+  }
+
   Status WaitForDisconnect(std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    if (Status s = Connect(); !s.ok()) return s;
-    if (!subscribed_) {
-      StatusOr<ReplyPtr> reply = Send({"SUBSCRIBE", kLivenessChannel}, "SUBSCRIBE");
-      if (!reply.ok() && reply.status().code() == StatusCode::kUnavailable) return reply.status();
-      // A refused SUBSCRIBE (an ACL user without channel rights) still leaves
-      // an idle connection whose closing we observe; it is then only exposed
-      // to CLIENT KILL TYPE normal, which at worst causes a spurious re-check.
-      subscribed_ = true;
-    }
+    if (Status s = ArmDisconnectWatch(); !s.ok()) return s;
     for (;;) {
       const auto remaining =
           std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -192,24 +240,7 @@ class HiredisClient final : public Client {
         return Unavailable("poll on redis connection: " + err);
       }
       if (n == 0) return Status::Ok();
-      // Readable, hung up or in error: read what is there. EOF or a reset is
-      // the server going away (a crashed redis-server's sockets are closed by
-      // its kernel); anything else is a stray pub/sub message we discard.
-      if (redisBufferRead(ctx_.get()) != REDIS_OK) {
-        const std::string err = ctx_->errstr;
-        Disconnect();
-        return Unavailable("redis at " + Where() + " closed the connection: " + err);
-      }
-      for (;;) {
-        void* raw = nullptr;
-        if (redisGetReplyFromReader(ctx_.get(), &raw) != REDIS_OK) {
-          const std::string err = ctx_->errstr;
-          Disconnect();
-          return Unavailable("redis at " + Where() + ": " + err);
-        }
-        if (raw == nullptr) break;
-        ReplyPtr discarded(static_cast<redisReply*>(raw));
-      }
+      if (Status s = DrainReadable(); !s.ok()) return s;
     }
   }
 

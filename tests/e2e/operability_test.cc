@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -618,6 +619,31 @@ TEST(Operability, SystemdNotifyReadyWatchdogStopping) {
   socket.CollectUntil(messages, [&] { return Count(messages, "STOPPING=1") > 0; }, 2s);
   EXPECT_EQ(Count(messages, "STOPPING=1"), 1) << ::testing::PrintToString(messages);
   EXPECT_EQ(Count(messages, "READY=1"), 1);
+}
+
+// docs/architecture.md lists every thread an idle agent runs; this is that
+// list. A thread nobody documented is a thread nobody owns.
+TEST(Operability, IdleAgentRunsTheDocumentedThreads) {
+  ConsulAgent consul;
+  ASSERT_OK(consul.Start());
+  RedisServer redis;
+  ASSERT_OK(redis.Start());
+  ResecAgent agent("resec", {{"REDIS_ADDR", redis.addr()}, {"CONSUL_HTTP_ADDR", consul.http_addr()}});
+  ASSERT_OK(agent.Start());
+  ASSERT_TRUE(WaitFor([&] { return agent.Get("/health").ok() && agent.Get("/health")->status == 200; }, 20s));
+  std::multiset<std::string> names;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(agent.pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  const std::multiset<std::string> documented = {"resec", "consul", "consul-kv", "consul-masters",
+                                                 "redis", "redis-watch", "http"};
+  EXPECT_EQ(names, documented);
+  EXPECT_LE(names.size(), 8u);
+  EXPECT_EQ(agent.Stop().code, 0);
 }
 
 TEST(Operability, WithoutNotifySocketNothingIsSent) {

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,39 +38,67 @@ class RedisWatcherIntegrationTest : public ::testing::Test {
     if (watcher_) watcher_->Stop();
   }
 
-  void StartWatcher(const RedisServer& server, WatcherOptions options = {100ms, 500ms}) {
+  void StartWatcher(const RedisServer& server, std::chrono::milliseconds poll = 100ms) {
     RedisEndpoint e;
     e.addr = HostPort{"127.0.0.1", server.port()};
     e.password = server.password();
-    e.timeout = options.timeout;
-    if (options.self_port == 0) options.self_port = server.port();
-    if (!options.connect_peer) {
-      options.connect_peer = [e](const std::string& host, int port) {
-        RedisEndpoint peer = e;
-        peer.addr = HostPort{host, port};
-        return MakeHiredisClient(peer);
-      };
-    }
-    watcher_ = std::make_unique<Watcher>(MakeHiredisClient(e), MakeHiredisClient(e), options, clock_, out_, in_);
+    e.timeout = 500ms;
+    WatcherOptions options;
+    options.poll_interval = poll;
+    options.self_port = server.port();
+    options.connect_peer = [e](const std::string& host, int port) {
+      RedisEndpoint peer = e;
+      peer.addr = HostPort{host, port};
+      return MakeHiredisClient(peer);
+    };
+    watcher_ = std::make_unique<Watcher>(MakeHiredisClient(e), MakeHiredisClient(e), options, clock_,
+                                         [this](const RedisState& s) {
+                                           {
+                                             std::lock_guard lock(mu_);
+                                             published_.push_back(s);
+                                             if (!s.run_id.empty()) run_id_ = s.run_id;
+                                           }
+                                           cv_.notify_all();
+                                         });
     watcher_->Start();
   }
+
+  // Sends `intent` for the redis-server run last published.
+  void Want(RedisIntent intent) {
+    {
+      std::lock_guard lock(mu_);
+      intent.run_id = run_id_;
+    }
+    watcher_->SetIntent(std::move(intent));
+  }
+  static RedisIntent Follow(int port) {
+    return RedisIntent{.replication = RedisIntent::Replication::kFollow, .host = "127.0.0.1", .port = port};
+  }
+  static RedisIntent Master() { return RedisIntent{.replication = RedisIntent::Replication::kMaster}; }
 
   // The next published state matching `pred`; nullopt at the deadline.
   std::optional<RedisState> Next(const std::function<bool(const RedisState&)>& pred,
                                  std::chrono::milliseconds within = 10s) {
     const auto deadline = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (auto s = out_.TryPopFor(10ms); s && pred(*s)) return s;
+    std::unique_lock lock(mu_);
+    while (true) {
+      while (!published_.empty()) {
+        RedisState s = std::move(published_.front());
+        published_.pop_front();
+        if (pred(s)) return s;
+      }
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && published_.empty()) return std::nullopt;
     }
-    return std::nullopt;
   }
 
   static bool Healthy(const RedisState& s) { return s.healthy; }
   static bool Unhealthy(const RedisState& s) { return !s.healthy; }
 
   SystemClock clock_;
-  BoundedQueue<RedisState> out_{64};
-  BoundedQueue<RedisCommand> in_{16};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<RedisState> published_;
+  std::string run_id_;
   std::unique_ptr<Watcher> watcher_;
 };
 
@@ -76,7 +107,7 @@ TEST_F(RedisWatcherIntegrationTest, PublishesUnhealthyWithin500msOfSigkillAndHea
   ASSERT_OK(server.Start());
   // A poll interval longer than the deadline: the liveness connection, not
   // the INFO poll, has to notice the crash.
-  StartWatcher(server, {1000ms, 500ms});
+  StartWatcher(server, 1000ms);
   auto first = Next(Healthy);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->role, RedisRole::kMaster);
@@ -125,7 +156,7 @@ TEST_F(RedisWatcherIntegrationTest, ReplicateFromAndPromote) {
   StartWatcher(replica);
   ASSERT_TRUE(Next(Healthy));
 
-  ASSERT_TRUE(in_.Push(cmd::ReplicateFrom{"127.0.0.1", master.port()}));
+  Want(Follow(master.port()));
   auto linked = Next([&](const RedisState& s) { return s.role == RedisRole::kReplica && s.master_link_up; });
   ASSERT_TRUE(linked);
   EXPECT_EQ(linked->master_port, master.port());
@@ -134,7 +165,7 @@ TEST_F(RedisWatcherIntegrationTest, ReplicateFromAndPromote) {
   ASSERT_OK(v);
   EXPECT_EQ(*v, "v");
 
-  ASSERT_TRUE(in_.Push(cmd::PromoteToMaster{}));
+  Want(Master());
   auto promoted = Next([](const RedisState& s) { return s.role == RedisRole::kMaster; });
   ASSERT_TRUE(promoted);
   EXPECT_EQ(promoted->master_replid2.size(), 40u);
@@ -143,7 +174,7 @@ TEST_F(RedisWatcherIntegrationTest, ReplicateFromAndPromote) {
 TEST_F(RedisWatcherIntegrationTest, StopReturnsPromptlyWhileServerIsPaused) {
   RedisServer server;
   ASSERT_OK(server.Start());
-  StartWatcher(server, {50ms, 500ms});
+  StartWatcher(server, 50ms);
   ASSERT_TRUE(Next(Healthy));
   ASSERT_TRUE(server.Pause());
   // A paused server keeps its sockets open: only the INFO timeout reveals it.
@@ -184,10 +215,16 @@ TEST_F(RedisWatcherIntegrationTest, WhilePausedTheReplicasOwnOffsetsArePublished
   ASSERT_TRUE(StreamingReplication(master, replica));
   StartWatcher(master);
   ASSERT_TRUE(Next([](const RedisState& s) { return s.healthy && s.replicas.size() == 1; }));
+  // Decided for: a master that takes writes (a process nobody decided for
+  // is fenced on first contact).
+  Want(Master());
+  ASSERT_TRUE(Next([](const RedisState& s) { return s.healthy && !s.writes_paused; }));
   for (int i = 0; i < 200; ++i) ASSERT_OK(master.Call({"SET", "k" + std::to_string(i), "v"}));
 
   const auto paused_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(in_.Push(WriteGuard{.pause_writes = true}));
+  RedisIntent paused = Master();
+  paused.guard.pause_writes = true;
+  Want(paused);
   auto caught_up = Next(
       [](const RedisState& s) {
         return s.writes_paused && s.replicas.size() == 1 && s.replicas[0].offset >= s.master_repl_offset;
@@ -221,7 +258,12 @@ TEST_F(RedisWatcherIntegrationTest, PromotionFencesAndDemotesTheFormerMaster) {
     }
   });
   ASSERT_TRUE(WaitFor([&] { return last_acked > 100; }, 10s));
-  ASSERT_TRUE(in_.Push(cmd::PromoteToMaster{}));
+  // What the reconciler asks for: promote, fencing the master we follow
+  // first, then demote it.
+  RedisIntent promote = Master();
+  promote.former = std::pair(std::string("127.0.0.1"), former.port());
+  promote.demote = promote.former;
+  Want(promote);
   ASSERT_TRUE(Next([](const RedisState& s) { return s.role == RedisRole::kMaster; }));
   ASSERT_TRUE(WaitFor([&] { return former.Role() == "slave"; }, 5s));
   stop = true;
@@ -252,7 +294,7 @@ TEST_F(RedisWatcherIntegrationTest, HoldKeepsTheDataAndReportsTheWatchedMaster) 
   StartWatcher(replica);
   ASSERT_TRUE(Next(Healthy));
 
-  ASSERT_TRUE(in_.Push(cmd::HoldReplication{"127.0.0.1", master.port()}));
+  Want(RedisIntent{.replication = RedisIntent::Replication::kHold, .host = "127.0.0.1", .port = master.port()});
   auto held = Next([&](const RedisState& s) { return s.upstream.has_value() && s.master_port == cmd::kHoldPort; });
   ASSERT_TRUE(held);
   EXPECT_EQ(held->role, RedisRole::kReplica);
@@ -277,9 +319,9 @@ TEST_F(RedisWatcherIntegrationTest, ADeadMasterIsReportedBeforeOurRedisCanReconn
   ASSERT_OK(replica.Start());
   // A poll interval longer than the deadline: the upstream watch, not the
   // INFO poll, has to notice.
-  StartWatcher(replica, {2000ms, 500ms});
+  StartWatcher(replica, 2000ms);
   ASSERT_TRUE(Next(Healthy));
-  ASSERT_TRUE(in_.Push(cmd::ReplicateFrom{"127.0.0.1", master.port()}));
+  Want(Follow(master.port()));
   ASSERT_TRUE(Next([](const RedisState& s) { return s.master_link_up && !s.master_sync_in_progress; }));
   // Give the watch time to connect to the master it now has to watch.
   ASSERT_TRUE(WaitFor([&] {

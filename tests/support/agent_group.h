@@ -45,6 +45,7 @@ class ResecAgent {
   std::optional<ExitStatus> Wait(std::chrono::milliseconds timeout);
 
   int state_port() const { return state_port_; }
+  pid_t pid() const { return process_.pid(); }
   StatusOr<HttpReply> Get(const std::string& path) const;
   std::string ReadLog() const;
   const std::filesystem::path& log_path() const { return process_.log_path(); }

@@ -146,8 +146,10 @@ class FakeClient final : public Client {
   }
   StatusOr<WithMeta<std::vector<KvPair>>> ListKeys(const std::string&, const QueryOptions& q) override {
     if (Status s = Hold(q, false); !s.ok()) return s;
-    if (Status s = consul_.Read("peers"); !s.ok()) return s;
-    return WithMeta<std::vector<KvPair>>{{}, QueryMeta{.index = 7}};
+    if (Status s = consul_.Read("kv"); !s.ok()) return s;
+    // Held by another session: the watcher never tries to acquire.
+    KvPair pair{.key = "resec/.lock", .session = "other", .lock_index = 1, .modify_index = 7};
+    return WithMeta<std::vector<KvPair>>{{pair}, QueryMeta{.index = 7}};
   }
   StatusOr<bool> AcquireKey(const std::string&, const std::string&, const std::string&) override { return true; }
   StatusOr<bool> ReleaseKey(const std::string&, const std::string&, const std::string&) override { return true; }
@@ -192,7 +194,7 @@ class FakeClient final : public Client {
 
 class ConsulWatcherTest : public ::testing::Test {
  protected:
-  ConsulWatcherTest() : intents_(8) {
+  ConsulWatcherTest() {
     config_.announce_addr = {"127.0.0.1", 6379};
     config_.healthcheck_interval = 200ms;
     config_.healthcheck_timeout = 1s;
@@ -203,7 +205,7 @@ class ConsulWatcherTest : public ::testing::Test {
 
   void Start() {
     watcher_ = std::make_unique<Watcher>(
-        config_, [this](milliseconds) { return std::make_unique<FakeClient>(consul_); }, clock_, intents_,
+        config_, [this](milliseconds) { return std::make_unique<FakeClient>(consul_); }, clock_,
         [this](const ConsulState& s) {
           std::lock_guard lock(mu_);
           published_.push_back(s);
@@ -213,7 +215,7 @@ class ConsulWatcherTest : public ::testing::Test {
   void WantRegistered() {
     ConsulIntent intent;
     intent.register_as = RedisRole::kMaster;
-    ASSERT_TRUE(intents_.Push(intent));
+    watcher_->SetIntent(intent);
   }
   std::vector<ConsulState> Published() const {
     std::lock_guard lock(mu_);
@@ -257,7 +259,6 @@ class ConsulWatcherTest : public ::testing::Test {
   Config config_;
   SystemClock clock_;
   FakeConsul consul_;
-  BoundedQueue<ConsulIntent> intents_;
   mutable std::mutex mu_;
   std::vector<ConsulState> published_;
   std::unique_ptr<Watcher> watcher_;
@@ -322,7 +323,7 @@ TEST_F(ConsulWatcherTest, AnErrorStatusFromOneEndpointLeavesConsulReachable) {
       [&] {
         ConsulIntent intent;
         intent.register_as = RedisRole::kMaster;
-        intents_.PushCoalesce(intent);
+        watcher_->SetIntent(intent);
         return consul_.Count("check") >= 4;
       },
       10s))

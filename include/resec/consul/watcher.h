@@ -1,42 +1,53 @@
 // consul::Watcher: the actor that owns every conversation with Consul.
 //
-// It converges Consul on the reconciler's latest ConsulIntent (session, lock,
-// service registration, TTL check, peer report) and publishes a complete
-// ConsulState after every change it sees. Blocking queries need their own
-// connections, so the actor runs four loops, each with its own Client:
-//   control  - session create/renew/destroy, release, registration, check
-//              refresh, peer report; applies new intents at once;
-//   lock     - blocking reads of the lock key (consistent while we hold it),
-//              acquires the moment the key turns free and we want it;
-//   masters  - blocking health query of the passing master instances;
-//   peers    - blocking read of the members' reports.
-// Every loop backs off on errors and is rate-limited (answers that come back
-// at once without a new index back off too), so a misbehaving Consul is never
-// hammered; an error is logged once per change, not per retry.
+// One thread, the actor, owns the control client (one kept-alive connection
+// to the local Consul agent) and all Consul-side state: the session, the
+// lock, the service registration and its TTL check, our peer report. It
+// converges Consul on the reconciler's newest ConsulIntent and publishes a
+// complete ConsulState (facts only, see state.h) after every change.
+//
+// Two BlockingWatch helpers keep Consul's long polls going, each on its own
+// client, and only post their answers to the actor's mailbox:
+//   "consul-kv"       the lock key and everything under it (one blocking read
+//                     of the prefix covers the lock, the members' reports and
+//                     a switchover request);
+//   "consul-masters"  the passing instances of the master service.
+// The actor acquires the lock the moment an answer shows it free while the
+// intent wants it; it renews the session (the holder every
+// kHolderRenewPeriod, others every TTL/2) and refreshes the check well inside
+// its TTL. Every operation backs off on failure and logs its error once per
+// change, not per retry.
+//
 // ConsulState::reachable means "the Consul agent answers at all": only failed
 // exchanges (refused, reset, timed out, TLS) of two different operations
 // clear it; an HTTP error status is an answer and keeps it.
 //
-// Thread-safety: Start/Stop/Shutdown from one owner thread. The publish
-// callback is invoked from the actor's threads with the internal lock held
-// (so snapshots are published in order); it must not block or call back.
+// Start-up makes Consul's view true before anything else: the first call
+// deregisters whatever a previous run of this agent left registered (a
+// restarted host's Consul agent restores it, check state included), so this
+// node never advertises a stale master.
+//
+// Thread-safety: SetIntent() from any thread; Start()/Stop() from the owner.
+// The publish callback runs on the actor's thread and must not block.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <thread>
+#include <variant>
+#include <vector>
 
 #include "resec/clock.h"
 #include "resec/config.h"
+#include "resec/consul/blocking_watch.h"
 #include "resec/consul/client.h"
-#include "resec/queue.h"
+#include "resec/mailbox.h"
 #include "resec/state.h"
 
 namespace resec::consul {
@@ -53,104 +64,97 @@ using PublishConsulState = std::function<void(const ConsulState&)>;
 
 class Watcher {
  public:
-  Watcher(const Config& config, ClientFactory make_client, const Clock& clock,
-          BoundedQueue<ConsulIntent>& intents, PublishConsulState publish);
+  Watcher(const Config& config, ClientFactory make_client, const Clock& clock, PublishConsulState publish);
   ~Watcher();
   Watcher(const Watcher&) = delete;
   Watcher& operator=(const Watcher&) = delete;
 
   void Start();
-  // Stops the loops (aborting blocking queries) and joins them. Idempotent.
+  // Ends the actor and its helpers (aborting blocking queries). Idempotent.
+  // What the intent did not get done (a shutdown in progress) is left to
+  // Consul's TTLs.
   void Stop();
-  // Stop(), then release the lock, withdraw the report, deregister and destroy
-  // the session, all within `deadline`. What cannot be done in time is left to
-  // Consul's TTLs. Idempotent.
-  void Shutdown(std::chrono::milliseconds deadline);
+  // The newest intent replaces any not yet seen.
+  void SetIntent(ConsulIntent intent) { inbox_.Post(std::move(intent)); }
 
  private:
-  void ControlLoop(std::stop_token stop);
-  void LockLoop(std::stop_token stop);
-  void MasterLoop(std::stop_token stop);
-  void PeersLoop(std::stop_token stop);
-  // A blocking-read loop: `read` queries with the given index and returns
-  // the answer's index (after recording what it read); errors back off and
-  // reset the index; quiet answers are rate-limited.
-  void WatchLoop(std::stop_token stop, const char* operation,
-                 const std::function<StatusOr<uint64_t>(Client&, const QueryOptions&)>& read);
+  // What the helpers post: one answer of their blocking read.
+  struct KvAnswer {
+    StatusOr<WithMeta<std::vector<KvPair>>> result;
+  };
+  struct MastersAnswer {
+    StatusOr<WithMeta<std::vector<ServiceInstance>>> result;
+  };
+  using Inbox = Mailbox<std::variant<ConsulIntent, KvAnswer, MastersAnswer>>;
 
-  void EnsureSession(Client& client, const ConsulIntent& intent);
-  void EnsureRegistration(Client& client, const ConsulIntent& intent);
-  void RefreshCheck(Client& client, const ConsulIntent& intent);
-  void EnsureReport(Client& client, const ConsulIntent& intent);
-  void EnsureLockRecord(Client& client, const ConsulIntent& intent);
-  void ReleaseIfUnwanted(Client& client, const ConsulIntent& intent);
-  bool TryAcquire(Client& client);
+  void Run(std::stop_token stop);
+  // One round: bring Consul in line with the intent. Returns when to run
+  // again at the latest.
+  TimePoint Converge();
+  void Absorb(KvAnswer answer);
+  void Absorb(MastersAnswer answer);
+
+  void LearnNodeName();
+  void CleanStaleRegistration();
+  void ReleaseIfUnwanted();
+  void EnsureRegistration();
+  void EnsureSession();
+  void TryAcquire();
+  void EnsureLockRecord();
+  void RefreshCheck();
+  void EnsureReport();
+  void DoShutdown();
   // Drops a session Consul no longer knows; a new one is made at once.
   void ForgetSession(const std::string& session);
   // Ends a session we no longer want (not one holding the lock).
-  void DropSession(Client& client, const std::string& session);
+  void DropSession(const std::string& session);
 
   ServiceRegistration RegistrationFor(RedisRole role) const;
   // Records the outcome of a call: reachability (logged when it changes) and
   // a once-per-change error line per operation.
   void Note(const char* operation, const Status& status);
-  // REQUIRES: mu_ held.
-  void PublishLocked();
-  // <lock key>/members/<node>/<service ID>. Locks mu_.
-  std::string MemberKeyPath() const;
-  // REQUIRES: mu_ held. Recomputes state_.lease_deadline.
-  void UpdateLeaseLocked();
   void Publish();
-  bool Sleep(std::stop_token& stop, std::chrono::milliseconds d);
+  std::string MemberKeyPath() const;  // <lock key>/members/<node>/<service ID>
 
   const Config config_;
-  ClientFactory make_client_;
+  const ClientFactory make_client_;
   const Clock& clock_;
-  BoundedQueue<ConsulIntent>& intents_;
-  PublishConsulState publish_;
+  const PublishConsulState publish_;
+  Inbox inbox_;
+  std::unique_ptr<Client> client_;  // the actor's control connection
+  BlockingWatch kv_watch_;
+  BlockingWatch masters_watch_;
 
-  mutable std::mutex mu_;  // guards everything below
+  // Actor thread only.
   ConsulState state_;
-  ConsulState last_published_;
-  bool published_once_ = false;
+  std::optional<ConsulState> last_published_;
   ConsulIntent intent_;
   bool have_intent_ = false;
-  std::string written_record_;  // lock value we last wrote (to rewrite on change)
+  bool have_node_name_ = false;
+  bool cleaned_stale_registration_ = false;
+  bool kv_ready_ = false, masters_ready_ = false;
+  TimePoint next_acquire_at_{};   // a refused acquire of a free key is retried then
+  std::string written_record_;    // lock value we last wrote (to rewrite on change)
   std::string written_report_;
   TimePoint report_written_at_{};
-  bool session_has_check_ = false;
-  TimePoint next_renew_{}, last_renew_ok_{}, next_session_try_{}, next_check_{}, last_check_ok_{};
-  std::chrono::milliseconds session_ttl_{0};
+  TimePoint next_renew_{}, next_session_try_{}, next_check_{};
   std::string last_check_status_;  // the status last sent, accepted or not
   int session_failures_ = 0;
   // Registration (and deregistration) retries back off like session creation:
   // an endpoint answering 500 must not get ten calls a second.
   int register_failures_ = 0;
   TimePoint next_register_try_{};
+  TimePoint lock_read_failing_since_{};
   // Operations whose exchange failed since the last answer (any operation's).
   std::set<std::string> unanswered_;
   // Set when failed exchanges cleared state_.reachable, so "reachable again"
   // is logged only after a real outage (not for the first answer at start).
   bool lost_contact_ = false;
-  bool cleaned_stale_registration_ = false;
-  bool have_node_name_ = false;  // GUARDED_BY(mu_)
   std::map<std::string, std::string> last_errors_;  // operation -> last error logged
   std::string last_error_op_;
-  std::string last_error_;
-  bool control_ready_ = false, lock_ready_ = false, masters_ready_ = false;
+  bool shutdown_done_ = false;
 
-  std::mutex lock_ops_mu_;  // serialises acquire and release between loops
-
-  // Blocking loops' clients, cancelled by Stop() from another thread.
-  std::mutex clients_mu_;
-  std::vector<Client*> live_clients_;
-
-  std::mutex sleep_mu_;
-  std::condition_variable_any sleep_cv_;
-
-  std::jthread control_, lock_, masters_, peers_;
-  std::atomic<bool> stopped_{false};
-  bool shut_down_ = false;
+  std::jthread thread_;  // last: joined before the members it uses go
 };
 
 }  // namespace resec::consul

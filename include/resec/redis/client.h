@@ -40,6 +40,20 @@ class Client {
   // its sockets, so this notices at once); OK when the time passed quietly.
   // Used on a dedicated connection that sends nothing else.
   virtual Status WaitForDisconnect(std::chrono::milliseconds timeout) = 0;
+
+  // The same watch, for a caller that polls several connections at once
+  // (redis::DisconnectWatch): ArmDisconnectWatch() connects and parks the
+  // connection (SUBSCRIBE to a channel nobody publishes on); fd() is then
+  // its socket (-1 when not connected); when poll(2) says it is readable,
+  // DrainReadable() reads what is there and answers kUnavailable once the
+  // server has closed the connection.
+  virtual Status ArmDisconnectWatch() = 0;
+  virtual int fd() const = 0;
+  virtual Status DrainReadable() = 0;
+
+  // Our end's address on this connection as the server sees it ("" when not
+  // connected, or not TCP): how a former master must address us.
+  virtual std::string LocalAddress() const = 0;
 };
 
 struct RedisEndpoint {

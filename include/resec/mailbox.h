@@ -1,0 +1,180 @@
+// Mailbox: the only way into an actor.
+//
+// An actor receives two sorts of message:
+//   - states (a snapshot, an intent, a helper's latest answer): only the
+//     newest of each kind matters, so a new value of kind K replaces the
+//     pending value of kind K and never one of another kind. The mailbox holds
+//     at most one value per kind: it is bounded by construction, and a burst
+//     from one producer can never push out another producer's news;
+//   - commands (an operator's request, shutdown): each must be acted on, so
+//     they queue in order and are never dropped. They are rare by nature.
+// Kinds are the alternatives of the State variant.
+//
+// The owner waits with Wait(deadline), which hands over everything pending at
+// once (a burst is one wake-up), states in the order they last arrived. The
+// wake-up is an eventfd, so the owner may wait for one more file descriptor
+// at the same time (the reconciler's signalfd).
+//
+// Thread-safety: Post/Send/Close from any thread; Wait/TakeAll from the owner
+// only.
+#pragma once
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "resec/clock.h"
+
+namespace resec {
+
+// An eventfd: Notify() from any thread makes the fd readable until Clear().
+class WakeFd {
+ public:
+  WakeFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~WakeFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+
+  int fd() const { return fd_; }
+  void Notify() const {
+    const uint64_t one = 1;
+    // EAGAIN means the counter is already non-zero: the owner wakes anyway.
+    [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof(one));
+  }
+  void Clear() const {
+    uint64_t value = 0;
+    [[maybe_unused]] const ssize_t n = ::read(fd_, &value, sizeof(value));
+  }
+
+ private:
+  int fd_;
+};
+
+template <typename State, typename Command = std::monostate>
+class Mailbox {
+ public:
+  static constexpr std::size_t kKinds = std::variant_size_v<State>;
+
+  struct Batch {
+    std::vector<State> states;  // at most one per kind, oldest arrival first
+    std::vector<Command> commands;
+    bool closed = false;       // Close() was called; nothing more will come
+    bool extra_ready = false;  // the extra fd given to Wait() is readable
+    bool empty() const { return states.empty() && commands.empty(); }
+  };
+
+  Mailbox() = default;
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  // Replaces the pending state of the same kind. False once closed.
+  bool Post(State state) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return false;
+      const std::size_t kind = state.index();
+      slots_[kind] = Slot{std::move(state), ++arrivals_};
+    }
+    wake_.Notify();
+    return true;
+  }
+
+  // Queues a command. False once closed.
+  bool Send(Command command) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return false;
+      commands_.push_back(std::move(command));
+    }
+    wake_.Notify();
+    return true;
+  }
+
+  // Ends the mailbox: Post/Send fail from now on, Wait returns at once with
+  // closed set (after handing over what was pending).
+  void Close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    wake_.Notify();
+  }
+
+  // Everything pending; waits until something is, `timeout` passes, the
+  // mailbox is closed, or `extra_fd` (if >= 0) becomes readable. (A timeout,
+  // not a deadline: the owner's deadlines are on its injected Clock.)
+  Batch Wait(Duration timeout, int extra_fd = -1) {
+    const TimePoint deadline = SteadyClock::now() + timeout;
+    for (;;) {
+      Batch batch = TakeAll();
+      if (!batch.empty() || batch.closed) return batch;
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+      if (left.count() <= 0) return batch;
+      std::array<pollfd, 2> fds{pollfd{wake_.fd(), POLLIN, 0}, pollfd{extra_fd, POLLIN, 0}};
+      const int n = ::poll(fds.data(), extra_fd >= 0 ? 2 : 1,
+                           static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+      if (n < 0 && errno != EINTR) return batch;  // cannot wait: let the owner run its timers
+      if (extra_fd >= 0 && (fds[1].revents & POLLIN) != 0) {
+        batch = TakeAll();
+        batch.extra_ready = true;
+        return batch;
+      }
+    }
+  }
+
+  // Everything pending, without waiting.
+  Batch TakeAll() {
+    wake_.Clear();
+    Batch batch;
+    std::lock_guard lock(mu_);
+    batch.closed = closed_;
+    std::vector<Slot*> pending;
+    for (auto& slot : slots_) {
+      if (slot) pending.push_back(&*slot);
+    }
+    std::sort(pending.begin(), pending.end(), [](const Slot* a, const Slot* b) { return a->arrival < b->arrival; });
+    for (Slot* slot : pending) batch.states.push_back(std::move(slot->state));
+    for (auto& slot : slots_) slot.reset();
+    batch.commands.assign(std::make_move_iterator(commands_.begin()), std::make_move_iterator(commands_.end()));
+    commands_.clear();
+    return batch;
+  }
+
+  bool closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+
+  // Readable while something is pending (or after Close()): for an owner
+  // that polls more descriptors than Wait() takes, then calls TakeAll().
+  int wake_fd() const { return wake_.fd(); }
+
+ private:
+  struct Slot {
+    State state;
+    uint64_t arrival = 0;
+  };
+
+  mutable std::mutex mu_;
+  std::array<std::optional<Slot>, kKinds> slots_;  // GUARDED_BY(mu_)
+  std::deque<Command> commands_;                   // GUARDED_BY(mu_)
+  uint64_t arrivals_ = 0;                          // GUARDED_BY(mu_)
+  bool closed_ = false;                            // GUARDED_BY(mu_)
+  WakeFd wake_;
+};
+
+}  // namespace resec
