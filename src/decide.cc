@@ -42,26 +42,36 @@ bool RedisCanServe(const RedisState& redis) {
   return redis.role == RedisRole::kReplica && redis.master_link_up && !redis.master_sync_in_progress;
 }
 
-std::string SwitchoverTarget(const ConsulState& consul, const RedisState& redis, const SwitchoverPlan& plan) {
-  std::string best;
-  int64_t best_offset = -1;
-  for (const auto& p : consul.peers) {
-    if (!p.healthy || p.priority <= 0) continue;
-    if (!plan.to.empty()) {
-      if (p.id == plan.to || MemberKey(p.node, p.id) == plan.to) return MemberKey(p.node, p.id);
+std::vector<SwitchoverCandidate> SwitchoverCandidates(const ConsulState& consul, const RedisState& redis) {
+  std::vector<SwitchoverCandidate> out;
+  for (const auto& r : redis.replicas) {
+    // What the master sees (online) and what the replica says of itself
+    // (read while our writes are paused): it follows our history, linked,
+    // not syncing. A port or an address alone says nothing: every host of a
+    // production group runs Redis on 6379.
+    if (r.state != "online" || !r.inspected || !r.link_up || r.run_id.empty() ||
+        r.replid != redis.master_replid) {
       continue;
     }
-    // Rank by what the master itself sees of each replica: its acked offset.
-    int64_t offset = -1;
-    for (const auto& r : redis.replicas) {
-      if (r.port == p.port && (p.address.empty() || p.address == r.ip) && r.state == "online") offset = r.offset;
-    }
-    if (offset > best_offset || (offset == best_offset && MemberKey(p.node, p.id) < best)) {
-      best = MemberKey(p.node, p.id);
-      best_offset = offset;
+    for (const auto& p : consul.peers) {
+      if (p.run_id != r.run_id || !p.healthy || p.priority <= 0 || p.syncing || p.loading) continue;
+      out.push_back({MemberKey(p.node, p.id), p.id, p.node, r.offset});
     }
   }
-  return best_offset >= 0 ? best : "";
+  std::sort(out.begin(), out.end(), [](const SwitchoverCandidate& a, const SwitchoverCandidate& b) {
+    return a.offset != b.offset ? a.offset > b.offset : a.member < b.member;
+  });
+  return out;
+}
+
+std::string SwitchoverTarget(const ConsulState& consul, const RedisState& redis, const SwitchoverPlan& plan) {
+  const std::vector<SwitchoverCandidate> candidates = SwitchoverCandidates(consul, redis);
+  for (const auto& c : candidates) {
+    // The requested member, once it qualifies (by member key, by service ID,
+    // or by node name when that names one member); otherwise the best.
+    if (plan.to.empty() || c.member == plan.to || c.id == plan.to || c.node == plan.to) return c.member;
+  }
+  return "";
 }
 
 std::optional<ServiceInstance> CurrentMaster(const ConsulState& consul, const DecideOptions& options) {
@@ -135,10 +145,22 @@ ConsulIntent BaseIntent(const ConsulState& consul, const RedisState& redis, cons
   return intent;
 }
 
+// The address peers reach us at: the announce address, else the one the
+// catalog gives for our master registration (the node's address), once
+// visible. A record without it falls back to matching by port.
+std::string OwnAddress(const ConsulState& consul, const DecideOptions& options) {
+  if (!options.announce_host.empty()) return options.announce_host;
+  for (const auto& m : consul.masters) {
+    if (m.id == options.self_id && m.node == options.self_node) return m.address;
+  }
+  return "";
+}
+
 // What the holder writes into the lock key: who, where, and the data's lineage.
-LockRecord RecordOf(const RedisState& redis, const DecideOptions& options, const std::string& successor) {
+LockRecord RecordOf(const ConsulState& consul, const RedisState& redis, const DecideOptions& options,
+                    const std::string& successor) {
   return LockRecord{.holder_id = options.self_id,
-                    .address = options.announce_host,
+                    .address = OwnAddress(consul, options),
                     .port = options.announce_port,
                     .replid = redis.master_replid,
                     .offset = redis.DataOffset(),
@@ -162,11 +184,15 @@ WriteGuard GuardFor(const ConsulState& consul, const RedisState& redis, const De
   if (redis.role != RedisRole::kMaster) return g;
   g.pause_writes = options.fencing && !LeaseOk(consul, now);
   if (consul.lock_held && options.min_replicas_to_write > 0) {
-    // Only as many as are there to ack: a master whose replicas are all gone
-    // still takes writes while its agent holds the lock.
-    const auto healthy = std::count_if(consul.peers.begin(), consul.peers.end(),
-                                       [](const PeerReport& p) { return p.healthy; });
-    g.min_replicas_to_write = healthy >= options.min_replicas_to_write ? options.min_replicas_to_write : 0;
+    // Only as many as Redis itself counts (replicas it sees online: a
+    // replica in a full sync reports itself healthy but acks nothing), so a
+    // master whose replicas are all gone or resyncing still takes writes
+    // while its agent holds the lock. Strict: never lowered.
+    const auto online = std::count_if(redis.replicas.begin(), redis.replicas.end(),
+                                      [](const RedisState::Replica& r) { return r.state == "online"; });
+    g.min_replicas_to_write = options.min_replicas_strict || online >= options.min_replicas_to_write
+                                  ? options.min_replicas_to_write
+                                  : 0;
     g.min_replicas_max_lag = options.min_replicas_max_lag;
   }
   return g;
@@ -228,11 +254,22 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
     }
   }
 
-  // Offsets only compare once every live peer has reported after the lock
-  // freed (its old master is gone, so its offset is final).
-  if (consul.lock_modify_index != 0 && now - free_since < options.report_freshness_wait) {
+  // A Redis in a full sync holds what its master had when the sync began at
+  // best (and nothing of it until the sync ends), whatever its replication
+  // ID and offset read: it never wins.
+  if (redis.role == RedisRole::kReplica && redis.master_sync_in_progress) {
+    return {false, "our Redis is in a full sync"};
+  }
+
+  // Offsets only compare once reported after the lock freed (the old master
+  // is gone, so they are final). A live peer is waited for that long; past
+  // it, its offset is not trusted and it is left out of the ranking (a
+  // broken agent must not stall the group).
+  const bool final_only = consul.lock_modify_index != 0;
+  auto is_final = [&](const PeerReport& p) { return !final_only || p.free_index == consul.lock_modify_index; };
+  if (final_only && now - free_since < options.report_freshness_wait) {
     for (const auto& p : consul.peers) {
-      if (live(p) && p.free_index != consul.lock_modify_index) {
+      if (live(p) && !is_final(p)) {
         return {false, "waiting for " + p.id + " to report its final offset"};
       }
     }
@@ -242,8 +279,11 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
   const std::string self_key = MemberKey(options.self_node, options.self_id);
   candidates.push_back({self_key, redis.role == RedisRole::kMaster, Following(redis), redis.master_replid,
                         redis.master_replid2, redis.DataOffset(), options.priority, false});
+  bool loading_member = false;
   for (const auto& p : consul.peers) {
-    if ((p.id == options.self_id && p.node == options.self_node) || !p.healthy || p.priority <= 0) continue;
+    if (p.id == options.self_id && p.node == options.self_node) continue;
+    if (p.loading) loading_member = true;
+    if (!p.healthy || p.priority <= 0 || p.syncing || p.loading || !is_final(p)) continue;
     candidates.push_back(
         {MemberKey(p.node, p.id), p.role == RoleName(RedisRole::kMaster), p.following, p.replid, p.replid2, p.offset,
          p.priority, p.cooling});
@@ -269,11 +309,14 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
         return {false, "our data does not descend from the last master (replid " + last + ")"};
       }
       std::erase_if(candidates, [&](const Candidate& c) { return !descends(c); });
-    } else if (now - free_since < options.orphan_grace) {
+    } else if (now - free_since < options.orphan_grace ||
+               (loading_member && now - free_since < options.orphan_load_wait)) {
       // Nobody visible holds the last master's data. That is a disaster
       // (every node restarted empty) or, far more often, peers that are
-      // between sessions for a moment: give them time to reappear.
-      return {false, "no live member holds the last master's data (replid " + last + ") yet"};
+      // between sessions for a moment, or loading their dataset (which can
+      // take minutes): give them time to reappear.
+      return {false, "no live member holds the last master's data (replid " + last + ") yet" +
+                         (loading_member ? "; a member is loading its dataset" : "")};
     }
   }
 
@@ -345,6 +388,9 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     d.intent = ConsulIntent{};  // release the lock, deregister, withdraw our report
     d.intent->check_status = "critical";
     d.intent->check_output = redis.error;
+    // A loading Redis is alive and may hold data nobody else has: it stays
+    // visible to elections (never a winner while loading) so they wait for it.
+    if (redis.loading) d.intent->report = ReportOf(redis, options, Cooling(memory, now));
     return d;
   }
 
@@ -356,7 +402,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     // Handed over: keep the lock released (naming the successor), writes
     // paused and our master unadvertised until the successor takes over.
     intent.hold_lock = false;
-    intent.lock_record = RecordOf(redis, options, memory.switchover->successor);
+    intent.lock_record = RecordOf(consul, redis, options, memory.switchover->successor);
     intent.register_as = RedisRole::kReplica;
     intent.check_status = "warning";
     d.guard->pause_writes = true;
@@ -384,7 +430,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
 
   if (consul.lock_held) {
     intent.hold_lock = true;
-    intent.lock_record = RecordOf(redis, options, "");
+    intent.lock_record = RecordOf(consul, redis, options, "");
     if (redis.role == RedisRole::kMaster && memory.switchover) {
       // Planned switchover: no write may be acknowledged that the successor
       // does not have, so pause writes, wait until it has caught up, then
@@ -392,19 +438,15 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
       intent.register_as = RedisRole::kMaster;
       d.guard->pause_writes = true;
       const std::string target = SwitchoverTarget(consul, redis, *memory.switchover);
-      // Only a snapshot read after the pause took effect has the final offset.
+      // Only a snapshot read after the pause took effect has the final
+      // offset; the target qualified on identity and lineage already.
       bool caught_up = false;
-      for (const auto& p : consul.peers) {
-        if (!redis.writes_paused) break;
-        if (MemberKey(p.node, p.id) != target) continue;
-        for (const auto& r : redis.replicas) {
-          if (r.port == p.port && (p.address.empty() || p.address == r.ip) &&
-              r.offset >= redis.master_repl_offset) {
-            caught_up = true;
-          }
+      if (redis.writes_paused) {
+        for (const auto& c : SwitchoverCandidates(consul, redis)) {
+          if (c.member == target && c.offset >= redis.master_repl_offset) caught_up = true;
         }
       }
-      if (caught_up || now >= memory.switchover->deadline) {
+      if (caught_up || (now >= memory.switchover->deadline && memory.switchover->release_at_deadline)) {
         d.rule = Rule::kSwitchoverHandOver;
         d.reason = caught_up ? "switchover: " + target + " has every write; handing over"
                              : "switchover: deadline passed; releasing the lock";
@@ -412,8 +454,9 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
         intent.lock_record->successor = caught_up ? target : "";
       } else {
         d.rule = Rule::kSwitchoverCatchUp;
-        d.reason = target.empty() ? "switchover: no healthy replica to hand over to"
-                                  : "switchover: writes paused, waiting for " + target + " to catch up";
+        d.reason = target.empty() ? "switchover: waiting for a replica that is online, follows our history "
+                                  "and is not syncing"
+                                : "switchover: writes paused, waiting for " + target + " to catch up";
       }
       d.intent = std::move(intent);
       return d;

@@ -168,7 +168,8 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
       // Redis re-pointed at it. Nothing acknowledged is lost, and no TTL is
       // waited for.
       m.shutdown_handover = true;
-      m.decide.switchover = SwitchoverPlan{"", now + o.switchover_timeout};
+      m.decide.switchover = SwitchoverPlan{.to = "", .deadline = now + o.switchover_timeout,
+                                           .release_at_deadline = true};
       note(StepNote::Level::kInfo, "resec: handing over before shutting down");
     }
     const bool handed = m.shutdown_handover && !view.lock_held && m.redis.role == RedisRole::kReplica;
@@ -182,6 +183,13 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
     if (!m.shutdown_handover || handed || now >= handover_end) m.cleanup_since = now;
   }
 
+  if (m.decide.switchover && !m.decide.switchover->handed_over && !m.decide.switchover->release_at_deadline &&
+      now >= m.decide.switchover->deadline) {
+    note(StepNote::Level::kWarn,
+         "reconciler: switchover abandoned: no replica was online, following our history and caught up by the "
+         "deadline; keeping the lock");
+    m.decide.switchover.reset();
+  }
   if (m.decide.switchover &&
       (m.redis.role != RedisRole::kMaster || now > m.decide.switchover->deadline + kSwitchoverGiveUp)) {
     // Demoted (handed over), or the successor never came: normal rules again.

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "resec/clock.h"
 #include "resec/state.h"
@@ -43,11 +44,16 @@ struct DecideOptions {
   std::chrono::milliseconds lock_delay{0};
   // After the lock frees, how long candidates wait for every live peer to
   // report its final offset before ranking with what they have.
-  std::chrono::milliseconds report_freshness_wait{300};
+  // (Past it, a peer that has not reported after the lock freed is left out
+  // of the ranking: its offset is older than the election.)
+  std::chrono::milliseconds report_freshness_wait{1000};
   // When no live member descends from the last master, how long a free lock
   // waits before any member may take it anyway (else a group that lost all
   // its data could never recover).
   std::chrono::milliseconds orphan_grace{10000};
+  // ... and while a member is loading its dataset (an RDB of gigabytes loads
+  // for minutes), up to this long.
+  std::chrono::milliseconds orphan_load_wait{std::chrono::minutes(10)};
   // How long after the lock frees a better candidate in its stall cool-down
   // (5 s) is waited for; past this it is passed over like any slow one.
   std::chrono::milliseconds cooling_wait{6000};
@@ -57,6 +63,9 @@ struct DecideOptions {
   // replicas report in; 0 turns it off.
   int min_replicas_to_write = 1;
   int min_replicas_max_lag = 10;
+  // Keep min-replicas-to-write even while fewer replicas are online (a
+  // master alone, or with every replica resyncing, then refuses writes).
+  bool min_replicas_strict = false;
 };
 
 // A planned switchover under way (resec switchover, or SIGTERM on the master).
@@ -67,6 +76,11 @@ struct SwitchoverPlan {
   // from then on we never take it back, whatever INFO says next.
   bool handed_over = false;
   std::string successor;
+  // Shutting down: past the deadline the lock is released anyway. An
+  // operator's switchover is abandoned instead (the master keeps the lock
+  // and takes writes again): no hand-over beats a hand-over to a replica
+  // that lacks writes.
+  bool release_at_deadline = false;
   bool operator==(const SwitchoverPlan&) const = default;
 };
 
@@ -147,9 +161,22 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
 // what the check is named for.
 std::string ReplicationSectionFirst(const std::string& info);
 
-// The member a switchover hands over to: the requested one if it is a live
-// healthy peer, else the caught-up (highest offset) healthy replica. Empty
-// when there is none.
+// A replica a switchover may hand over to: online as the master sees it,
+// and, by its own INFO read while our writes are paused, following our
+// history (our replication ID), linked and not syncing; matched to its
+// agent's report by run_id, never by address or port. Best (highest
+// offset) first.
+struct SwitchoverCandidate {
+  std::string member;  // MemberKey(node, id)
+  std::string id;
+  std::string node;
+  int64_t offset = 0;
+};
+std::vector<SwitchoverCandidate> SwitchoverCandidates(const ConsulState& consul, const RedisState& redis);
+
+// The member a switchover hands over to: the requested one (member key,
+// service ID or node name) once it qualifies, else the best candidate.
+// Empty while none qualifies.
 std::string SwitchoverTarget(const ConsulState& consul, const RedisState& redis, const SwitchoverPlan& plan);
 
 // /health: Redis healthy and either master, or a replica with its link up and

@@ -561,6 +561,7 @@ TEST(Decide, SwitchoverHandsOverOnlyOnASnapshotTakenWhilePaused) {
   ConsulState c = Reachable();
   c.lock_held = true;
   c.peers = {PeerReport{"redis@:7002", "", 7002, true, "slave", "aaaa", "", 100, 100, 0, "", "node"}};
+  c.peers[0].run_id = "run-2";
   RedisState r = HealthyMaster();
   r.replicas = {{"127.0.0.1", 7002, "online", 100}};
   DecideMemory m;
@@ -570,6 +571,11 @@ TEST(Decide, SwitchoverHandsOverOnlyOnASnapshotTakenWhilePaused) {
   ASSERT_TRUE(d.guard);
   EXPECT_TRUE(d.guard->pause_writes);
   r.writes_paused = true;
+  // What the replica said of itself while we were paused.
+  r.replicas[0].inspected = true;
+  r.replicas[0].run_id = "run-2";
+  r.replicas[0].replid = "aaaa";
+  r.replicas[0].link_up = true;
   d = Decide(c, r, Options(), kNow, m);
   EXPECT_EQ(RuleName(d.rule), RuleName(Rule::kSwitchoverHandOver));
   ASSERT_TRUE(d.intent && d.intent->lock_record);
@@ -695,6 +701,192 @@ TEST(Decide, ReportSaysWhenWeAreCoolingDown) {
   d = Decide(consul, redis, Options(), kNow, memory);
   ASSERT_TRUE(d.intent && d.intent->report);
   EXPECT_FALSE(d.intent->report->cooling);
+}
+
+// ------------------------------------------------------------------ switchover by identity
+
+// Every member of a production group runs Redis on 6379: the master's replica
+// lines differ only by address, and the agents' reports carry no address
+// (loopback announce). A switchover candidate is matched by run_id, and
+// qualifies only when the replica itself says it follows our history,
+// linked and not syncing.
+PeerReport SamePortPeer(const std::string& node, const std::string& run, int64_t offset, bool syncing = false) {
+  PeerReport p{"redis@:6379", "", 6379, true, "slave", "aaaa", "", offset, 100, 0, "", node};
+  p.run_id = run;
+  p.syncing = syncing;
+  return p;
+}
+
+RedisState::Replica Inspected(const std::string& ip, const std::string& state, int64_t offset,
+                              const std::string& run, const std::string& replid, bool link_up) {
+  RedisState::Replica r{ip, 6379, state, offset};
+  r.inspected = true;
+  r.run_id = run;
+  r.replid = replid;
+  r.link_up = link_up;
+  return r;
+}
+
+TEST(Decide, SwitchoverNeverPicksASyncingReplicaInASamePortGroup) {
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  // h2 restarted empty and is in its full sync; h3 is caught up.
+  c.peers = {SamePortPeer("h2", "run-h2", 0, /*syncing=*/true), SamePortPeer("h3", "run-h3", 100)};
+  RedisState r = HealthyMaster();
+  r.writes_paused = true;
+  r.replicas = {Inspected("10.0.0.2", "send_bulk", 0, "run-h2", "ffff", false),
+                Inspected("10.0.0.3", "online", 100, "run-h3", "aaaa", true)};
+  EXPECT_EQ(SwitchoverTarget(c, r, SwitchoverPlan{}), "h3/redis@:6379");
+  // Even asked for by name, h2 does not qualify.
+  EXPECT_EQ(SwitchoverTarget(c, r, SwitchoverPlan{.to = "h2/redis@:6379"}), "");
+  EXPECT_EQ(SwitchoverTarget(c, r, SwitchoverPlan{.to = "h2"}), "");
+  EXPECT_EQ(SwitchoverTarget(c, r, SwitchoverPlan{.to = "h3"}), "h3/redis@:6379");
+  // An online line whose replica reports another history does not qualify
+  // either (a replica that finished a sync from someone else).
+  r.replicas[1].replid = "bbbb";
+  EXPECT_EQ(SwitchoverTarget(c, r, SwitchoverPlan{}), "");
+  // Nor one not read while paused.
+  r.replicas[1] = RedisState::Replica{"10.0.0.3", 6379, "online", 100};
+  EXPECT_EQ(SwitchoverTarget(c, r, SwitchoverPlan{}), "");
+}
+
+TEST(Decide, SwitchoverWaitsForTheTargetToCatchUpThenNamesIt) {
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  c.peers = {SamePortPeer("h2", "run-h2", 90), SamePortPeer("h3", "run-h3", 80)};
+  RedisState r = HealthyMaster();  // offset 100
+  r.writes_paused = true;
+  r.replicas = {Inspected("10.0.0.2", "online", 90, "run-h2", "aaaa", true),
+                Inspected("10.0.0.3", "online", 80, "run-h3", "aaaa", true)};
+  DecideMemory m;
+  m.switchover = SwitchoverPlan{"", kNow + std::chrono::seconds(5)};
+  Decision d = Decide(c, r, Options(), kNow, m);
+  EXPECT_EQ(RuleName(d.rule), RuleName(Rule::kSwitchoverCatchUp)) << d.reason;
+  r.replicas[0].offset = 100;
+  d = Decide(c, r, Options(), kNow, m);
+  EXPECT_EQ(RuleName(d.rule), RuleName(Rule::kSwitchoverHandOver)) << d.reason;
+  ASSERT_TRUE(d.intent && d.intent->lock_record);
+  EXPECT_EQ(d.intent->lock_record->successor, "h2/redis@:6379");
+}
+
+TEST(Decide, AnOperatorsSwitchoverPastItsDeadlineDoesNotReleaseTheLock) {
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  c.peers = {SamePortPeer("h2", "run-h2", 0, /*syncing=*/true)};
+  RedisState r = HealthyMaster();
+  r.writes_paused = true;
+  DecideMemory m;
+  m.switchover = SwitchoverPlan{"", kNow - std::chrono::seconds(1)};
+  Decision d = Decide(c, r, Options(), kNow, m);
+  EXPECT_EQ(RuleName(d.rule), RuleName(Rule::kSwitchoverCatchUp)) << d.reason;
+  ASSERT_TRUE(d.intent);
+  EXPECT_TRUE(d.intent->hold_lock);
+  // Shutting down, the lock goes anyway (with no successor named).
+  m.switchover->release_at_deadline = true;
+  d = Decide(c, r, Options(), kNow, m);
+  EXPECT_EQ(RuleName(d.rule), RuleName(Rule::kSwitchoverHandOver));
+  ASSERT_TRUE(d.intent && d.intent->lock_record);
+  EXPECT_FALSE(d.intent->hold_lock);
+  EXPECT_EQ(d.intent->lock_record->successor, "");
+}
+
+// ------------------------------------------------------------------ elections
+
+TEST(Decide, ASyncingOrLoadingMemberNeverWins) {
+  ConsulState c = Reachable();
+  c.lock_free = true;
+  c.lock_modify_index = 7;
+  c.lock_record = LockRecord{.holder_id = kThird, .port = 7003, .replid = "aaaa"};
+  DecideMemory m;
+  m.lock_free_since = kNow - std::chrono::seconds(5);
+  // We are in a full sync: whatever our offset reads, we do not compete.
+  RedisState syncing = LinkedReplica("127.0.0.1", 7003);
+  syncing.master_sync_in_progress = true;
+  syncing.slave_repl_offset = 1000;
+  Eligibility e = CheckEligibility(c, syncing, Options(), kNow, m);
+  EXPECT_FALSE(e.eligible);
+  EXPECT_NE(e.reason.find("full sync"), std::string::npos) << e.reason;
+  // A syncing peer with a higher offset is not waited for.
+  PeerReport peer{kOther, "", 7002, true, "slave", "aaaa", "", 1000, 100, 7, "", "node"};
+  peer.syncing = true;
+  c.peers = {peer};
+  RedisState ours = LinkedReplica("127.0.0.1", 7003);
+  e = CheckEligibility(c, ours, Options(), kNow, m);
+  EXPECT_TRUE(e.eligible) << e.reason;
+  // Nor a loading one.
+  c.peers[0].syncing = false;
+  c.peers[0].loading = true;
+  c.peers[0].healthy = false;
+  e = CheckEligibility(c, ours, Options(), kNow, m);
+  EXPECT_TRUE(e.eligible) << e.reason;
+}
+
+TEST(Decide, ALoadingMemberHoldsTheOrphanRuleOpenWhileItLoads) {
+  ConsulState c = Reachable();
+  c.lock_free = true;
+  c.lock_modify_index = 7;
+  // Nobody visible descends from the last master (we restarted empty).
+  c.lock_record = LockRecord{.holder_id = kThird, .port = 7003, .replid = "zzzz"};
+  PeerReport loading{kOther, "", 7002, false, "master", "", "", 0, 100, 7, "", "node"};
+  loading.loading = true;
+  c.peers = {loading};
+  DecideMemory m;
+  m.lock_free_since = kNow - std::chrono::seconds(30);  // past the 10 s orphan grace
+  RedisState ours = HealthyMaster();
+  Eligibility e = CheckEligibility(c, ours, Options(), kNow, m);
+  EXPECT_FALSE(e.eligible);
+  EXPECT_NE(e.reason.find("loading"), std::string::npos) << e.reason;
+  // Without it, the orphan grace has passed: we may take the lock.
+  c.peers.clear();
+  e = CheckEligibility(c, ours, Options(), kNow, m);
+  EXPECT_TRUE(e.eligible) << e.reason;
+}
+
+TEST(Decide, AnOffsetReportedBeforeTheLockFreedIsWaitedForThenLeftOut) {
+  ConsulState c = Reachable();
+  c.lock_free = true;
+  c.lock_modify_index = 9;
+  c.lock_record = LockRecord{.holder_id = kThird, .port = 7003, .replid = "aaaa"};
+  // A live peer whose report predates the lock's release: its offset is not
+  // final, however high.
+  c.peers = {PeerReport{kOther, "", 7002, true, "slave", "aaaa", "", 5000, 100, 0, "", "node"}};
+  DecideMemory m;
+  RedisState ours = LinkedReplica("127.0.0.1", 7003);
+  m.lock_free_since = kNow - std::chrono::milliseconds(500);
+  Eligibility e = CheckEligibility(c, ours, Options(), kNow, m);
+  EXPECT_FALSE(e.eligible);
+  EXPECT_NE(e.reason.find("final offset"), std::string::npos) << e.reason;
+  // Past the bound (1 s), it is left out of the ranking.
+  m.lock_free_since = kNow - std::chrono::milliseconds(1100);
+  e = CheckEligibility(c, ours, Options(), kNow, m);
+  EXPECT_TRUE(e.eligible) << e.reason;
+}
+
+// ------------------------------------------------------------------ the guard counts what Redis counts
+
+TEST(Decide, MinReplicasCountsReplicasTheMasterSeesOnline) {
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  c.lease_ttl = std::chrono::milliseconds(1500);
+  c.lease_deadline = kNow + std::chrono::milliseconds(1400);
+  // The only replica reports itself healthy but is in its full sync.
+  c.peers = {PeerReport{kOther, "", 7002, true, "slave", "ffff", "", 0, 100, 0, "", "node"}};
+  RedisState r = HealthyMaster();
+  r.replicas = {{"127.0.0.1", 7002, "send_bulk", 0}};
+  Decision d = Decide(c, r, Options(), kNow, DecideMemory{});
+  ASSERT_TRUE(d.guard);
+  EXPECT_EQ(d.guard->min_replicas_to_write, 0) << "Redis would count none: writes would be refused for the sync";
+  r.replicas[0].state = "online";
+  d = Decide(c, r, Options(), kNow, DecideMemory{});
+  ASSERT_TRUE(d.guard);
+  EXPECT_EQ(d.guard->min_replicas_to_write, 1);
+  // Strict: never lowered.
+  DecideOptions strict = Options();
+  strict.min_replicas_strict = true;
+  r.replicas.clear();
+  d = Decide(c, r, strict, kNow, DecideMemory{});
+  ASSERT_TRUE(d.guard);
+  EXPECT_EQ(d.guard->min_replicas_to_write, 1);
 }
 
 }  // namespace
