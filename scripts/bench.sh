@@ -54,9 +54,12 @@ resec_go() {
   local out err bin
   err=$(mktemp)
   if bin=$("$repo_root/scripts/build-resec-go.sh" 2>"$err"); then
-    local module=""
-    [[ -f $(dirname "$bin")/module ]] && module=$(<"$(dirname "$bin")/module")
-    resec_go_args=(--resec-go-bin "$bin" --note "resec_go_module=${module:-$bin}")
+    # What was built from what (scripts/build-resec-go.sh writes it beside
+    # its cached build; a $RESEC_GO_BIN elsewhere is recorded by its --version).
+    local provenance=""
+    [[ -f $(dirname "$bin")/provenance ]] && provenance=$(<"$(dirname "$bin")/provenance")
+    [[ -n $provenance ]] || provenance="$bin: $("$bin" --version 2>&1 | head -1)"
+    resec_go_args=(--resec-go-bin "$bin" --note "resec_go_build=$provenance")
   else
     out=$(grep '^build-resec-go: unavailable: ' "$err" | tail -1 | sed 's/^build-resec-go: unavailable: //')
     [[ -n $out ]] || out=$(tail -3 "$err" | tr '\n' ' ')
