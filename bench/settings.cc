@@ -166,6 +166,7 @@ nlohmann::json HarnessSettingsJson(Scenario scenario) {
       {"check_interval_ms", kCheckInterval.count()},
       {"recover_after_ms", RecoverAfter(scenario).count()},
       {"warmup_acked_writes", kWarmupAcks},
+      {"fault_jitter_ms", "uniform in [0, " + std::to_string(kFaultJitter.count()) + ") after the warm-up"},
       {"redis", "redis-server 7.0 (Debian), no persistence, 3 servers on 127.0.0.1"},
       {"between_runs", "the whole group is torn down and started fresh"},
   };
