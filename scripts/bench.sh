@@ -19,8 +19,9 @@
 # redis-crash and switchover and 10 of the others per system and mode.
 #
 # Environment: BUILD_DIR (default build-bench), RESULTS_DIR (overrides the
-# results directory of `all`), CONSUL_BIN, RESEC_GO_BIN (see
-# scripts/build-consul.sh and scripts/build-resec-go.sh).
+# results directory of `all`), CONSUL_BIN, RESEC_GO_BIN, RESEC_GO_SRC (see
+# scripts/build-consul.sh and scripts/build-resec-go.sh: the Go resec is
+# built from ../shared/resec-go; without it its rows say why it is missing).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
