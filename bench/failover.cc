@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "machine.h"
@@ -37,6 +38,7 @@ struct RunResult {
   int64_t lost_acked = 0;
   int64_t lost_wait_acked = 0;
   int64_t acked_by_old_master_after_fault = 0;
+  int64_t fault_delay_ms = 0;  // the random wait between warm-up and fault
   double duration_s = 0;
 
   json ToJson() const {
@@ -52,6 +54,7 @@ struct RunResult {
     j["lost_acked"] = failed ? json(nullptr) : json(lost_acked);
     j["lost_wait_acked"] = failed ? json(nullptr) : json(lost_wait_acked);
     j["acked_by_old_master_after_fault"] = acked_by_old_master_after_fault;
+    j["fault_delay_ms"] = fault_delay_ms;
     j["duration_s"] = duration_s;
     return j;
   }
@@ -117,7 +120,8 @@ StatusOr<std::unique_ptr<BenchSystem>> StartSystem(const FailoverOptions& o) {
   return last;
 }
 
-RunResult RunOnce(const FailoverOptions& o, int run, const std::filesystem::path& logs_dir) {
+RunResult RunOnce(const FailoverOptions& o, int run, const std::filesystem::path& logs_dir,
+                  milliseconds fault_delay) {
   RunResult r;
   r.run = run;
   const auto started = Clock::now();
@@ -160,6 +164,10 @@ RunResult RunOnce(const FailoverOptions& o, int run, const std::filesystem::path
     return finish(r);
   }
 
+  // Decouples the fault from the phase of the agents' periodic loops (see
+  // kFaultJitter); the writer keeps writing meanwhile.
+  r.fault_delay_ms = fault_delay.count();
+  std::this_thread::sleep_for(fault_delay);
   const Clock::time_point fault = Clock::now();
   const int64_t fault_us = since(fault);
   if (Status st = InjectFault(*sys, o.scenario, m); !st.ok()) {
@@ -290,8 +298,10 @@ StatusOr<json> RunFailover(const FailoverOptions& o) {
     return p;
   }();
   if (!na && !o.unavailable) {
+    std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int64_t> jitter(0, kFaultJitter.count() - 1);
     for (int run = 1; run <= o.runs; ++run) {
-      RunResult r = RunOnce(o, run, logs_dir);
+      RunResult r = RunOnce(o, run, logs_dir, milliseconds(jitter(rng)));
       if (r.failed) {
         std::fprintf(stderr, "[%s] run %d/%d FAILED after %.1f s: %s\n", Label(o).c_str(), run, o.runs,
                      r.duration_s, r.reason.c_str());

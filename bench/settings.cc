@@ -38,14 +38,25 @@ constexpr std::array kSettingRows = {
     SettingRow{SystemKind::kResec, Mode::kTuned, "CONSUL_LOCK_DELAY", "0s"},
     SettingRow{SystemKind::kResec, Mode::kTuned, "CONSUL_LOCK_TTL", "15s"},
     SettingRow{SystemKind::kResec, Mode::kTuned, "LOG_LEVEL", "info"},
-    // The original (README defaults). It refuses a lock TTL below 15 s and
-    // has no poll or lock-delay setting (Consul's 15 s lock-delay applies).
+    // The original, seatgeek/resec v1.1.2 (read from its main.go and
+    // resec/): defaults are its flag defaults. Of its knobs only two bear on
+    // failover: HEALTHCHECK_TIMEOUT (the reconcile ticker, and 3x it the
+    // service check's TTL) and CONSUL_LOCK_TTL, which it refuses below 15 s.
+    // Its INFO poll and Redis timeouts are fixed at 1 s, and its sessions
+    // take Consul's default 15 s lock-delay, which it cannot change.
+    // HEALTHCHECK_INTERVAL is read but used nowhere; both rows still write it
+    // out, as an operator following the README would, so that the fixture's
+    // own test value does not stand in for it. Tuned is what an operator
+    // after speed can run: a 1 s reconcile (check TTL 3 s, the same 3x
+    // margin as the default 2 s / 6 s) and the smallest lock TTL. LOG_LEVEL
+    // must stay info or debug: the harness knows the agent is up by a line
+    // it logs at info (systems.cc).
     SettingRow{SystemKind::kResecGo, Mode::kDefaults, "HEALTHCHECK_INTERVAL", "5s"},
     SettingRow{SystemKind::kResecGo, Mode::kDefaults, "HEALTHCHECK_TIMEOUT", "2s"},
     SettingRow{SystemKind::kResecGo, Mode::kDefaults, "CONSUL_LOCK_TTL", "15s"},
     SettingRow{SystemKind::kResecGo, Mode::kDefaults, "LOG_LEVEL", "info"},
     SettingRow{SystemKind::kResecGo, Mode::kTuned, "HEALTHCHECK_INTERVAL", "1s"},
-    SettingRow{SystemKind::kResecGo, Mode::kTuned, "HEALTHCHECK_TIMEOUT", "2s"},
+    SettingRow{SystemKind::kResecGo, Mode::kTuned, "HEALTHCHECK_TIMEOUT", "1s"},
     SettingRow{SystemKind::kResecGo, Mode::kTuned, "CONSUL_LOCK_TTL", "15s"},
     SettingRow{SystemKind::kResecGo, Mode::kTuned, "LOG_LEVEL", "info"},
     // Sentinel: Redis 7.0's built-in defaults; tuned is the 1 s down-after
@@ -155,6 +166,7 @@ nlohmann::json HarnessSettingsJson(Scenario scenario) {
       {"check_interval_ms", kCheckInterval.count()},
       {"recover_after_ms", RecoverAfter(scenario).count()},
       {"warmup_acked_writes", kWarmupAcks},
+      {"fault_jitter_ms", "uniform in [0, " + std::to_string(kFaultJitter.count()) + ") after the warm-up"},
       {"redis", "redis-server 7.0 (Debian), no persistence, 3 servers on 127.0.0.1"},
       {"between_runs", "the whole group is torn down and started fresh"},
   };

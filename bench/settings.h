@@ -79,6 +79,13 @@ inline constexpr std::chrono::milliseconds kSentinelPollInterval{20};
 // Acknowledged writes the writer must have before the fault, so every run
 // starts from a group that is demonstrably serving.
 inline constexpr int kWarmupAcks = 250;
+// After the warm-up the fault waits a uniformly random 0 to this long. A run
+// starts when the group has converged, which is detected right after one of
+// the agents' periodic loops acted, so without it every fault landed at
+// about the same phase of those loops (the Go resec's 1 s INFO poll: every
+// redis-crash took ~1000 ms; with the jitter 270-1085 ms). One second covers
+// the longest such period (the Go resec's INFO poll, Sentinel's 1 s PING).
+inline constexpr std::chrono::milliseconds kFaultJitter{1000};
 
 // The harness constants as JSON, for the "settings" object.
 nlohmann::json HarnessSettingsJson(Scenario scenario);

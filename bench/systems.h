@@ -102,7 +102,8 @@ class BenchSystem {
 };
 
 // A system of `options.kind`; resec-go runs the binary in $RESEC_BIN (the
-// caller points it there), with the same fixture as ours.
+// caller points it there), with the same fixture, Consul and discovery as
+// ours; the fixture knows it is up from its log, as it has no state server.
 std::unique_ptr<BenchSystem> MakeSystem(const SystemOptions& options);
 
 // Fields of an INFO reply ("role" -> "master").

@@ -121,7 +121,7 @@ void Writer::WriteLoop(std::stop_token stop) {
 std::optional<int64_t> Writer::FirstAckOn(int port, int64_t after_us) const {
   std::lock_guard lock(mu_);
   for (const WriteRecord& r : records_) {
-    if (r.port == port && r.ack_us >= after_us) return r.ack_us;
+    if (r.port == port && r.sent_us >= after_us && r.ack_us >= 0) return r.ack_us;
   }
   return std::nullopt;
 }

@@ -47,7 +47,10 @@ class Writer {
   void Stop();  // idempotent; joins both threads
 
   int64_t acked() const { return acked_.load(); }
-  // The first write acknowledged by `port` with ack_us >= after_us.
+  // The acknowledgement time of the first write sent at or after `after_us`
+  // that `port` acknowledged. A write sent before (in flight at the fault,
+  // answered a moment later by a master that was then frozen and later
+  // resumed) says nothing about whether that master serves after the fault.
   std::optional<int64_t> FirstAckOn(int port, int64_t after_us) const;
   std::vector<WriteRecord> Records() const;
 

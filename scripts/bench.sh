@@ -19,8 +19,9 @@
 # redis-crash and switchover and 10 of the others per system and mode.
 #
 # Environment: BUILD_DIR (default build-bench), RESULTS_DIR (overrides the
-# results directory of `all`), CONSUL_BIN, RESEC_GO_BIN (see
-# scripts/build-consul.sh and scripts/build-resec-go.sh).
+# results directory of `all`), CONSUL_BIN, RESEC_GO_BIN, RESEC_GO_SRC (see
+# scripts/build-consul.sh and scripts/build-resec-go.sh: the Go resec is
+# built from ../shared/resec-go; without it its rows say why it is missing).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,9 +55,12 @@ resec_go() {
   local out err bin
   err=$(mktemp)
   if bin=$("$repo_root/scripts/build-resec-go.sh" 2>"$err"); then
-    local module=""
-    [[ -f $(dirname "$bin")/module ]] && module=$(<"$(dirname "$bin")/module")
-    resec_go_args=(--resec-go-bin "$bin" --note "resec_go_module=${module:-$bin}")
+    # What was built from what (scripts/build-resec-go.sh writes it beside
+    # its cached build; a $RESEC_GO_BIN elsewhere is recorded by its --version).
+    local provenance=""
+    [[ -f $(dirname "$bin")/provenance ]] && provenance=$(<"$(dirname "$bin")/provenance")
+    [[ -n $provenance ]] || provenance="$bin: $("$bin" --version 2>&1 | head -1)"
+    resec_go_args=(--resec-go-bin "$bin" --note "resec_go_build=$provenance")
   else
     out=$(grep '^build-resec-go: unavailable: ' "$err" | tail -1 | sed 's/^build-resec-go: unavailable: //')
     [[ -n $out ]] || out=$(tail -3 "$err" | tr '\n' ' ')

@@ -18,13 +18,19 @@ std::string ResecBinary() {
   return std::string(RESEC_BINARY_DIR) + "/resec";
 }
 
-ResecAgent::ResecAgent(std::string name, std::map<std::string, std::string> env, std::vector<std::string> args)
-    : name_(std::move(name)), env_(std::move(env)), args_(std::move(args)), dir_(name_) {
+ResecAgent::ResecAgent(std::string name, std::map<std::string, std::string> env, std::vector<std::string> args,
+                       std::string ready_log_line)
+    : name_(std::move(name)),
+      env_(std::move(env)),
+      args_(std::move(args)),
+      ready_log_line_(std::move(ready_log_line)),
+      dir_(name_) {
+  logs_.Add(name_, dir_.path() / (name_ + ".log"));
+  if (!ready_log_line_.empty()) return;  // no state server
   if (!env_.contains("STATE_SERVER")) env_["STATE_SERVER"] = "true";
   if (!env_.contains("STATE_LISTEN_ADDR")) env_["STATE_LISTEN_ADDR"] = "127.0.0.1:" + std::to_string(FreePort());
   const auto colon = env_["STATE_LISTEN_ADDR"].rfind(':');
   state_port_ = std::stoi(env_["STATE_LISTEN_ADDR"].substr(colon + 1));
-  logs_.Add(name_, dir_.path() / (name_ + ".log"));
 }
 
 Status ResecAgent::Start() {
@@ -34,9 +40,25 @@ Status ResecAgent::Start() {
   o.env = env_;
   o.log_dir = dir_.path();
   o.log_name = name_ + ".log";
+  // The log is appended to across restarts: only what this start writes counts.
+  std::error_code ec;  // no log yet: the first start
+  const auto size = std::filesystem::file_size(dir_.path() / o.log_name, ec);
+  const size_t log_offset = ec ? 0 : static_cast<size_t>(size);
   auto p = ChildProcess::Start(o);
   if (!p.ok()) return p.status();
   process_ = std::move(*p);
+  if (!ready_log_line_.empty()) {
+    const bool logged = WaitFor(
+        [&] {
+          return !process_.Running() || process_.ReadLog().find(ready_log_line_, log_offset) != std::string::npos;
+        },
+        std::chrono::seconds(10));
+    if (!logged || !process_.Running()) {
+      return Unavailable(name_ + ": did not log '" + ready_log_line_ + "' while running; log:\n" +
+                         TailFile(process_.log_path(), 30));
+    }
+    return Status::Ok();
+  }
   const bool up = WaitFor(
       [&] {
         auto r = HttpCall("GET", "127.0.0.1", state_port_, "/state", "", {}, milliseconds(500));
@@ -95,7 +117,9 @@ Status Group::Start() {
       env["SLAVE_TAGS"] = "slave,replica";
     }
     for (const auto& [k, v] : options_.env) env[k] = v;
-    agents_.push_back(std::make_unique<ResecAgent>("resec" + std::to_string(i), env));
+    agents_.push_back(
+        std::make_unique<ResecAgent>("resec" + std::to_string(i), env, std::vector<std::string>{},
+                                     options_.agent_ready_log_line));
   }
   if (options_.start_agents) {
     for (int i = 0; i < options_.size; ++i) {

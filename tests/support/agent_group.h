@@ -3,7 +3,9 @@
 //
 // ResecAgent runs the built `resec` binary beside one RedisServer with the
 // original's environment variables, its state server on a free port and debug
-// logs in the test's directory (printed when the test fails).
+// logs in the test's directory (printed when the test fails). The benchmarks
+// also run the original Go resec through it ($RESEC_BIN pointed at it), which
+// has no state server: see GroupOptions::agent_ready_log_line.
 //
 // Thread-safety: none; one test thread drives a group.
 #pragma once
@@ -31,11 +33,16 @@ class ResecAgent {
  public:
   // `env` is the agent's whole resec environment (REDIS_ADDR, CONSUL_HTTP_ADDR,
   // ...); STATE_SERVER and STATE_LISTEN_ADDR are added unless present.
-  ResecAgent(std::string name, std::map<std::string, std::string> env, std::vector<std::string> args = {});
+  // With a `ready_log_line` the agent has no state server: nothing is added,
+  // and Start() waits for that line in its log instead.
+  ResecAgent(std::string name, std::map<std::string, std::string> env, std::vector<std::string> args = {},
+             std::string ready_log_line = {});
   ~ResecAgent() = default;
   ResecAgent(ResecAgent&&) noexcept = default;
 
-  Status Start();  // starts and waits until the state server answers
+  // Starts and waits until the state server answers (or the ready log line
+  // appears, written by this start, with the process still running).
+  Status Start();
   ExitStatus Stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));  // SIGTERM
   ExitStatus Kill();
   bool Pause();
@@ -44,7 +51,7 @@ class ResecAgent {
   bool Running();
   std::optional<ExitStatus> Wait(std::chrono::milliseconds timeout);
 
-  int state_port() const { return state_port_; }
+  int state_port() const { return state_port_; }  // 0 without a state server
   pid_t pid() const { return process_.pid(); }
   StatusOr<HttpReply> Get(const std::string& path) const;
   std::string ReadLog() const;
@@ -55,6 +62,7 @@ class ResecAgent {
   std::string name_;
   std::map<std::string, std::string> env_;
   std::vector<std::string> args_;
+  std::string ready_log_line_;
   TempDir dir_;
   TestLogs logs_;
   int state_port_ = 0;
@@ -71,6 +79,10 @@ struct GroupOptions {
   std::map<std::string, std::string> env;  // extra settings for every agent
   std::vector<std::string> redis_args;     // extra redis-server arguments for every node
   bool start_agents = true;
+  // For an agent binary without a state server (the original Go resec, which
+  // the benchmarks run): a line it logs once it is up, which Start() waits
+  // for instead of GET /state; no STATE_* variables are set. Empty: ours.
+  std::string agent_ready_log_line;
 };
 
 // What Consul's catalog says about the group.
