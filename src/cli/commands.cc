@@ -26,10 +26,12 @@ constexpr milliseconds kWatchInterval{1000};
 const char kStatusUsage[] =
     "Usage: resec status [--json] [--watch] [agent flags]\n\n"
     "Prints the group (lock holder marked with *) as Consul sees it: each member's\n"
-    "ID, address, Redis role, health, replication offset, lag behind the master,\n"
-    "master link and Consul check status. Reads Consul only, with the agent's\n"
-    "settings (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_LOCK_KEY,\n"
-    "CONSUL_SERVICE_PREFIX / CONSUL_SERVICE_NAME + MASTER_TAGS, ...).\n\n"
+    "service ID, Consul node, address, Redis role, health, replication offset, lag\n"
+    "behind the master, master link and Consul check status. A member is its node\n"
+    "plus its ID (with a loopback REDIS_ADDR every host registers redis@:6379).\n"
+    "Reads Consul only, with the agent's settings (CONSUL_HTTP_ADDR,\n"
+    "CONSUL_HTTP_TOKEN, CONSUL_LOCK_KEY, CONSUL_SERVICE_PREFIX /\n"
+    "CONSUL_SERVICE_NAME + MASTER_TAGS, ...).\n\n"
     "  --json    print JSON instead of the table\n"
     "  --watch   redraw every second until interrupted\n";
 
