@@ -36,13 +36,14 @@ const char kStatusUsage[] =
     "  --watch   redraw every second until interrupted\n";
 
 const char kSwitchoverUsage[] =
-    "Usage: resec switchover [--to ID] [--timeout 30s] [agent flags]\n\n"
+    "Usage: resec switchover [--to MEMBER] [--timeout 30s] [agent flags]\n\n"
     "Asks the current master's agent to hand over (through the Consul KV key\n"
     "<CONSUL_LOCK_KEY>/switchover) and waits until the new master is serving:\n"
     "it holds the lock and its master registration passes. Exit 0 when done,\n"
     "1 on failure or timeout (the request is then withdrawn).\n\n"
-    "  --to ID         the member to promote (a service ID from resec status);\n"
-    "                  default: the agents pick the best replica\n"
+    "  --to MEMBER     the member to promote, as resec status shows it: NODE/ID,\n"
+    "                  a service ID no other member has, or a node with one\n"
+    "                  member; default: the agents pick the best replica\n"
     "  --timeout DUR   how long to wait (Go duration, default 30s)\n";
 
 const char kHealthUsage[] =
@@ -218,9 +219,9 @@ CommandArgs SplitCommandArgs(const std::vector<std::string>& args, const std::ve
 
 std::string CommandsHelp() {
   return "\nCommands (same settings as the agent; `resec COMMAND --help` for details):\n"
-         "  resec status [--json] [--watch]             the group as Consul sees it, lock holder marked *\n"
-         "  resec switchover [--to ID] [--timeout 30s]  planned switchover, waits until the new master serves\n"
-         "  resec health [--addr HOST:PORT]             exit 0 when the local state server's /health is ok\n";
+         "  resec status [--json] [--watch]                 the group as Consul sees it, lock holder marked *\n"
+         "  resec switchover [--to MEMBER] [--timeout 30s]  planned switchover, waits until the new master serves\n"
+         "  resec health [--addr HOST:PORT]                 exit 0 when the local state server's /health is ok\n";
 }
 
 std::optional<int> RunCommand(const std::vector<std::string>& args, const Environment& env, std::ostream& out,
