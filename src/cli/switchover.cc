@@ -289,7 +289,11 @@ int RunSwitchover(consul::Client& client, const GroupScope& scope, const Switcho
   err << "resec switchover: timed out after " << FormatGoDuration(options.timeout) << " ("
       << SwitchoverPhaseName(last) << "); request withdrawn. "
       << (last == SwitchoverPhase::kRequested
-              ? "The master's agent did not act on it: is it running a resec that supports switchover?"
+              // The agent hands over only to a replica its Redis sees online
+              // with every write (decide.cc, SwitchoverTarget), and otherwise
+              // waits; an agent without switchover support never reads the key.
+              ? "The master's agent did not hand over: the target was not a replica caught up with it (a full "
+                "sync, a restart), or the agent does not support switchover; its log says which."
               : "Check `resec status`.")
       << '\n';
   return 1;
