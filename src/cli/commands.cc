@@ -26,21 +26,24 @@ constexpr milliseconds kWatchInterval{1000};
 const char kStatusUsage[] =
     "Usage: resec status [--json] [--watch] [agent flags]\n\n"
     "Prints the group (lock holder marked with *) as Consul sees it: each member's\n"
-    "ID, address, Redis role, health, replication offset, lag behind the master,\n"
-    "master link and Consul check status. Reads Consul only, with the agent's\n"
-    "settings (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_LOCK_KEY,\n"
-    "CONSUL_SERVICE_PREFIX / CONSUL_SERVICE_NAME + MASTER_TAGS, ...).\n\n"
+    "service ID, Consul node, address, Redis role, health, replication offset, lag\n"
+    "behind the master, master link and Consul check status. A member is its node\n"
+    "plus its ID (with a loopback REDIS_ADDR every host registers redis@:6379).\n"
+    "Reads Consul only, with the agent's settings (CONSUL_HTTP_ADDR,\n"
+    "CONSUL_HTTP_TOKEN, CONSUL_LOCK_KEY, CONSUL_SERVICE_PREFIX /\n"
+    "CONSUL_SERVICE_NAME + MASTER_TAGS, ...).\n\n"
     "  --json    print JSON instead of the table\n"
     "  --watch   redraw every second until interrupted\n";
 
 const char kSwitchoverUsage[] =
-    "Usage: resec switchover [--to ID] [--timeout 30s] [agent flags]\n\n"
+    "Usage: resec switchover [--to MEMBER] [--timeout 30s] [agent flags]\n\n"
     "Asks the current master's agent to hand over (through the Consul KV key\n"
     "<CONSUL_LOCK_KEY>/switchover) and waits until the new master is serving:\n"
     "it holds the lock and its master registration passes. Exit 0 when done,\n"
     "1 on failure or timeout (the request is then withdrawn).\n\n"
-    "  --to ID         the member to promote (a service ID from resec status);\n"
-    "                  default: the agents pick the best replica\n"
+    "  --to MEMBER     the member to promote, as resec status shows it: NODE/ID,\n"
+    "                  a service ID no other member has, or a node with one\n"
+    "                  member; default: the agents pick the best replica\n"
     "  --timeout DUR   how long to wait (Go duration, default 30s)\n";
 
 const char kHealthUsage[] =
@@ -216,9 +219,9 @@ CommandArgs SplitCommandArgs(const std::vector<std::string>& args, const std::ve
 
 std::string CommandsHelp() {
   return "\nCommands (same settings as the agent; `resec COMMAND --help` for details):\n"
-         "  resec status [--json] [--watch]             the group as Consul sees it, lock holder marked *\n"
-         "  resec switchover [--to ID] [--timeout 30s]  planned switchover, waits until the new master serves\n"
-         "  resec health [--addr HOST:PORT]             exit 0 when the local state server's /health is ok\n";
+         "  resec status [--json] [--watch]                 the group as Consul sees it, lock holder marked *\n"
+         "  resec switchover [--to MEMBER] [--timeout 30s]  planned switchover, waits until the new master serves\n"
+         "  resec health [--addr HOST:PORT]                 exit 0 when the local state server's /health is ok\n";
 }
 
 std::optional<int> RunCommand(const std::vector<std::string>& args, const Environment& env, std::ostream& out,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -30,6 +31,29 @@ bool HasTag(const std::vector<std::string>& tags, const std::string& tag) {
 std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
 
 std::string OptionalNumber(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "-"; }
+
+template <typename Range>
+std::string Join(const Range& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// (service ID, node): how members are told apart, and the table's order.
+using MemberId = std::pair<std::string, std::string>;
+
+// The node a report belongs to: the one it names, else the one in its key
+// (<members prefix><node>/<service ID>). "" for an older agent's report,
+// filed under <members prefix><service ID> without a node.
+std::string ReportNode(const consul::KvPair& kv, const PeerReport& report, const std::string& members_prefix) {
+  if (!report.node.empty()) return report.node;
+  std::string_view rest = kv.key;
+  if (!rest.starts_with(members_prefix)) return "";
+  rest.remove_prefix(members_prefix.size());
+  const std::string suffix = "/" + report.id;
+  if (rest.size() <= suffix.size() || !rest.ends_with(suffix)) return "";
+  return std::string(rest.substr(0, rest.size() - suffix.size()));
+}
 
 }  // namespace
 
@@ -61,7 +85,10 @@ GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope
         out.warnings.push_back("lock key " + scope.lock_key + ": " + record.status().message());
       }
     }
-    if (out.lock_held && out.lock_record) out.holder_id = out.lock_record->holder_id;
+    if (out.lock_held && out.lock_record) {
+      out.holder_id = out.lock_record->holder_id;
+      out.holder_node = out.lock_record->node;
+    }
     if (out.lock_held && !out.lock_record) {
       out.warnings.push_back("the lock is held but carries no lock record: the holder is unknown");
     }
@@ -76,8 +103,15 @@ GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope
     }
   }
 
-  std::map<std::string, MemberStatus> members;
-  std::map<std::string, std::string> node_of;  // member ID -> node it was seen on
+  // The nodes each of our service IDs is registered on: places the report of
+  // an older agent that names no node, when its ID is on one node only.
+  std::map<std::string, std::set<std::string>> nodes_of;
+  for (const consul::ServiceHealth& h : inputs.instances) {
+    if (h.instance.id.starts_with(scope.id_prefix)) nodes_of[h.instance.id].insert(h.instance.node);
+  }
+
+  std::map<MemberId, MemberStatus> members;  // by ID, then node: the table's order
+  std::set<MemberId> reported;
 
   for (const consul::KvPair& kv : inputs.reports) {
     auto report = consul::DecodePeerReport(kv.value);
@@ -85,9 +119,26 @@ GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope
       out.warnings.push_back(kv.key + ": " + report.status().message());
       continue;
     }
-    MemberStatus& m = members[report->id];
+    std::string node = ReportNode(kv, *report, consul::MembersPrefix(scope.lock_key));
+    if (node.empty()) {
+      const auto it = nodes_of.find(report->id);
+      if (it != nodes_of.end() && it->second.size() == 1) {
+        node = *it->second.begin();
+      } else if (it != nodes_of.end()) {
+        out.warnings.push_back(kv.key + ": the report names no node and " + report->id + " is registered on nodes " +
+                               Join(it->second) + ": cannot tell whose it is (an agent older than this command?)");
+      }
+    }
+    const MemberId key{report->id, node};
+    const bool live = !kv.session.empty();
+    // A member can leave two reports behind (an older agent's key without
+    // the node, and its own): the one with a live session is the present.
+    if (reported.contains(key) && members[key].report_live && !live) continue;
+    reported.insert(key);
+    MemberStatus& m = members[key];
     m.id = report->id;
-    m.report_live = !kv.session.empty();
+    m.node = node;
+    m.report_live = live;
     m.address = HostPort{report->address, report->port}.ToString();
     m.offset = report->offset;
     m.priority = report->priority;
@@ -97,28 +148,27 @@ GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope
     } else {
       // The agent's session is gone (crashed, stopped, partitioned): what it
       // last said about Redis is history, not the present.
+      m.role.clear();
       m.health = "gone";
     }
   }
 
+  std::map<std::string, std::vector<MemberId>> by_address;  // catalog address -> members announcing it
   for (const consul::ServiceHealth& h : inputs.instances) {
     if (!h.instance.id.starts_with(scope.id_prefix)) continue;  // another group or another program
-    std::string key = h.instance.id;
-    if (auto it = node_of.find(key); it != node_of.end() && it->second != h.instance.node) {
-      // The loopback rule gives every node's 127.0.0.1:6379 the ID redis@:6379;
-      // Consul IDs are per node, but reports are per ID and would collide.
-      out.warnings.push_back("service ID " + key + " is registered on nodes " + it->second + " and " +
-                             h.instance.node + ": set ANNOUNCE_ADDR so each member has its own ID");
-      key += " (" + h.instance.node + ")";
-    }
-    node_of.emplace(h.instance.id, h.instance.node);
+    const MemberId key{h.instance.id, h.instance.node};
     MemberStatus& m = members[key];
-    m.id = key;
+    m.id = h.instance.id;
+    m.node = h.instance.node;
     const bool master = scope.tag_mode ? HasTag(h.instance.tags, scope.master_tag)
                                        : h.service_name == scope.master_service;
     m.registered_as = master ? "master" : "slave";
     m.service = h.service_name;
     m.address = HostPort{h.instance.address, h.instance.port}.ToString();
+    if (!h.instance.address.empty()) {
+      auto& announcing = by_address[m.address];
+      if (std::find(announcing.begin(), announcing.end(), key) == announcing.end()) announcing.push_back(key);
+    }
     std::string worst = "passing";
     for (const consul::CheckResult& c : h.checks) {
       if (Severity(c.status) > Severity(worst)) worst = c.status;
@@ -143,17 +193,36 @@ GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope
     if (m.role.empty()) m.role = m.registered_as;
   }
 
-  for (auto& [id, m] : members) {
+  // A record from an agent older than the node field names only the ID: the
+  // holder is the member with that ID when there is exactly one. With more,
+  // marking any of them would be a guess.
+  bool holder_known = !out.holder_id.empty();
+  if (holder_known && out.holder_node.empty()) {
+    std::set<std::string> nodes;
+    for (const auto& [key, m] : members) {
+      if (key.first == out.holder_id) nodes.insert(key.second);
+    }
+    if (nodes.size() == 1) {
+      out.holder_node = *nodes.begin();
+    } else if (nodes.size() > 1) {
+      holder_known = false;
+      out.warnings.push_back("the lock record names " + out.holder_id + " but not its node, and nodes " +
+                             Join(nodes) + " have a member " + out.holder_id +
+                             ": cannot tell which one holds the lock");
+    }
+  }
+
+  for (auto& [key, m] : members) {
     if (m.role.empty()) m.role = "-";
     if (m.health.empty()) m.health = "-";
-    m.holder = !out.holder_id.empty() && id == out.holder_id;
+    m.holder = holder_known && key == MemberId{out.holder_id, out.holder_node};
   }
-  const auto holder = members.find(out.holder_id);
+  const auto holder = holder_known ? members.find({out.holder_id, out.holder_node}) : members.end();
   // Plain values rather than an optional: g++ 12 misreads the latter as
   // maybe-uninitialized at -O2.
   const bool have_master_offset = holder != members.end() && holder->second.report_live && holder->second.offset;
   const int64_t master_offset = have_master_offset ? *holder->second.offset : 0;
-  for (auto& [id, m] : members) {
+  for (auto& [key, m] : members) {
     if (m.holder) {
       m.lag = 0;
     } else if (have_master_offset && m.offset && m.report_live) {
@@ -166,33 +235,64 @@ GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope
   std::stable_sort(out.members.begin(), out.members.end(),
                    [](const MemberStatus& a, const MemberStatus& b) { return a.holder && !b.holder; });
 
+  const auto name = [&out](const MemberId& key) { return MemberName(out, key.second, key.first); };
   if (!out.lock_held) {
     out.warnings.push_back("nobody holds the lock " + scope.lock_key + ": the group has no master");
-  } else if (!out.holder_id.empty()) {
+  } else if (holder_known) {
     if (holder == members.end() || holder->second.registered_as != "master" ||
         holder->second.check_status != "passing") {
-      out.warnings.push_back("lock holder " + out.holder_id + " is not a passing master in Consul (yet)");
+      out.warnings.push_back("lock holder " + name({out.holder_id, out.holder_node}) +
+                             " is not a passing master in Consul (yet)");
     }
   }
   if (out.passing_masters > 1) {
     out.warnings.push_back(std::to_string(out.passing_masters) + " passing masters in Consul");
   }
   for (const MemberStatus& m : out.members) {
-    if (m.report_live && m.role == "master" && !m.holder) {
-      out.warnings.push_back(m.id + ": Redis is a master but does not hold the lock");
+    // Where the holder could not be placed, a master with its ID may be it.
+    const bool maybe_holder = !holder_known && m.id == out.holder_id;
+    if (m.report_live && m.role == "master" && !m.holder && !maybe_holder) {
+      out.warnings.push_back(name({m.id, m.node}) + ": Redis is a master but does not hold the lock");
     }
   }
+  // The same ID on several nodes is the normal loopback setup (each node's
+  // Consul shows its own address); the same address for two members is not:
+  // clients and replicas sent to either reach one Redis, e.g. an
+  // ANNOUNCE_ADDR copied between hosts, or two agents managing one Redis.
+  for (const auto& [address, keys] : by_address) {
+    if (keys.size() < 2) continue;
+    std::vector<std::string> names;
+    for (const MemberId& key : keys) names.push_back(name(key));
+    out.warnings.push_back("members " + Join(names) + " all announce " + address +
+                           ": each needs its own (check ANNOUNCE_ADDR and REDIS_ADDR on their hosts)");
+  }
   return out;
+}
+
+std::string MemberRef(const std::string& node, const std::string& id) {
+  return node.empty() ? id : MemberKey(node, id);
+}
+
+std::string HolderRef(const GroupStatus& s) {
+  return s.lock_held && !s.holder_id.empty() ? MemberRef(s.holder_node, s.holder_id) : "";
+}
+
+std::string MemberName(const GroupStatus& s, const std::string& node, const std::string& id) {
+  const auto same_id = std::count_if(s.members.begin(), s.members.end(),
+                                     [&](const MemberStatus& m) { return m.id == id && m.node != node; });
+  return same_id > 0 && !node.empty() ? MemberKey(node, id) : id;
 }
 
 std::string RenderStatusTable(const GroupStatus& s) {
   std::ostringstream o;
   o << "LOCK " << s.scope.lock_key << ' ';
   if (s.lock_held) {
-    o << "held by " << (s.holder_id.empty() ? "an unknown holder" : s.holder_id) << " (lock index "
-      << s.lock_index << ")\n";
+    o << "held by " << (s.holder_id.empty() ? "an unknown holder" : MemberName(s, s.holder_node, s.holder_id))
+      << " (lock index " << s.lock_index << ")\n";
   } else if (s.lock_record) {
-    o << "free (last holder " << s.lock_record->holder_id << ")\n";
+    o << "free (last holder " << MemberName(s, s.lock_record->node, s.lock_record->holder_id);
+    if (!s.lock_record->successor.empty()) o << ", handing over to " << s.lock_record->successor;
+    o << ")\n";
   } else {
     o << "free\n";
   }
@@ -200,10 +300,13 @@ std::string RenderStatusTable(const GroupStatus& s) {
     o << "SWITCHOVER requested" << (s.switchover->to.empty() ? "" : " to " + s.switchover->to) << '\n';
   }
 
-  const std::vector<std::string> header = {"ID", "ADDRESS", "ROLE", "HEALTH", "OFFSET", "LAG", "LINK", "CHECK"};
+  // ID first, as the agents register it (and as the table always began);
+  // NODE tells apart the members that share one, e.g. redis@:6379 on every host.
+  const std::vector<std::string> header = {"ID",  "NODE", "ADDRESS", "ROLE", "HEALTH",
+                                           "OFFSET", "LAG", "LINK",   "CHECK"};
   std::vector<std::vector<std::string>> rows;
   for (const MemberStatus& m : s.members) {
-    rows.push_back({m.id, Dash(m.address), Dash(m.role), Dash(m.health), OptionalNumber(m.offset),
+    rows.push_back({m.id, Dash(m.node), Dash(m.address), Dash(m.role), Dash(m.health), OptionalNumber(m.offset),
                     OptionalNumber(m.lag), Dash(m.master_link), Dash(m.check_status)});
   }
   std::vector<size_t> width(header.size());
@@ -236,6 +339,7 @@ json StatusToJson(const GroupStatus& s) {
   for (const MemberStatus& m : s.members) {
     members.push_back({
         {"id", m.id},
+        {"node", or_null(m.node)},
         {"address", or_null(m.address)},
         {"role", m.role == "-" ? json(nullptr) : json(m.role)},
         {"health", m.health == "-" ? json(nullptr) : json(m.health)},
@@ -254,6 +358,7 @@ json StatusToJson(const GroupStatus& s) {
       {"key", s.scope.lock_key},
       {"held", s.lock_held},
       {"holder", or_null(s.holder_id)},
+      {"holder_node", or_null(s.holder_id.empty() ? "" : s.holder_node)},
       {"lock_index", s.lock_index},
       {"record", nullptr},
   };
@@ -262,7 +367,9 @@ json StatusToJson(const GroupStatus& s) {
                       {"address", s.lock_record->address},
                       {"port", s.lock_record->port},
                       {"replid", s.lock_record->replid},
-                      {"offset", s.lock_record->offset}};
+                      {"offset", s.lock_record->offset},
+                      {"node", or_null(s.lock_record->node)},
+                      {"successor", or_null(s.lock_record->successor)}};
   }
   return {
       {"lock", lock},

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <iomanip>
 #include <random>
 #include <sstream>
@@ -28,11 +29,26 @@ int64_t UnixMillis() {
   return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-const MemberStatus* Find(const GroupStatus& g, const std::string& id) {
+// The member a MemberRef names (see MemberRef in status.h).
+const MemberStatus* FindRef(const GroupStatus& g, const std::string& ref) {
   for (const MemberStatus& m : g.members) {
-    if (m.id == id) return &m;
+    if (MemberRef(m.node, m.id) == ref) return &m;
   }
   return nullptr;
+}
+
+// Whether `ref` (a MemberRef) may name the member (node, id). A record from an
+// agent older than the node field leaves `node` empty: then the ID is all
+// there is to compare, and the caller must read a match as "maybe".
+bool MayName(const std::string& ref, const std::string& node, const std::string& id) {
+  if (!node.empty()) return ref == MemberKey(node, id);
+  return ref == id || ref.ends_with("/" + id);
+}
+
+// How progress lines name the member `ref` designates.
+std::string NameOf(const GroupStatus& g, const std::string& ref) {
+  const MemberStatus* m = FindRef(g, ref);
+  return m != nullptr ? MemberName(g, m->node, m->id) : ref;
 }
 
 std::string Seconds(Steady::duration d) {
@@ -95,22 +111,58 @@ std::string EncodeSwitchoverBody(const std::string& to, int64_t requested_at_ms,
       -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Status CheckSwitchoverPreconditions(const GroupStatus& group, const std::string& to) {
+StatusOr<MemberStatus> ResolveMember(const GroupStatus& group, const std::string& name) {
+  std::vector<const MemberStatus*> candidates;
+  for (const MemberStatus& m : group.members) {
+    if (name == MemberRef(m.node, m.id) || name == m.id || (!m.node.empty() && name == m.node)) {
+      candidates.push_back(&m);
+    }
+  }
+  if (candidates.empty()) {
+    return InvalidArgument("no member " + QuoteForDisplay(name) + " in this group (see resec status)");
+  }
+  if (candidates.size() > 1) {
+    // Never pick one: with the same ID on every node, a guess could hand the
+    // master role to a host the operator did not mean.
+    std::string list;
+    for (const MemberStatus* m : candidates) list += (list.empty() ? "" : ", ") + MemberRef(m->node, m->id);
+    return InvalidArgument(QuoteForDisplay(name) + " names " + std::to_string(candidates.size()) +
+                           " members: " + list + "; name one as NODE/ID");
+  }
+  return *candidates.front();
+}
+
+StatusOr<std::string> CheckSwitchoverPreconditions(const GroupStatus& group, const std::string& to) {
   if (!group.lock_held || group.holder_id.empty()) {
     return FailedPrecondition("nobody holds the lock " + group.scope.lock_key +
                               ": there is no master to switch over from");
   }
+  const bool holder_placed = std::any_of(group.members.begin(), group.members.end(),
+                                         [](const MemberStatus& m) { return m.holder; });
+  const bool id_repeats = std::count_if(group.members.begin(), group.members.end(), [&](const MemberStatus& m) {
+                            return m.id == group.holder_id;
+                          }) > 1;
+  if (!holder_placed && group.holder_node.empty() && id_repeats) {
+    // The record of an agent older than the node field, in a group whose
+    // members share its ID: "already the master" could not be checked, and
+    // the new holder could not be told from the old.
+    return FailedPrecondition("cannot tell which member " + group.holder_id +
+                              " holds the lock (its record names no node): see resec status");
+  }
   if (!to.empty()) {
-    const MemberStatus* target = Find(group, to);
-    if (target == nullptr) return InvalidArgument("no member " + QuoteForDisplay(to) + " in this group (see resec status)");
-    if (target->holder) return InvalidArgument(to + " is already the master");
+    auto target = ResolveMember(group, to);
+    if (!target.ok()) return target.status();
+    const std::string name = MemberName(group, target->node, target->id);
+    if (target->holder) return InvalidArgument(name + " is already the master");
     if (!target->report_live || target->health != "healthy") {
-      return FailedPrecondition(to + " cannot take over: its agent reports " + target->health);
+      return FailedPrecondition(name + " cannot take over: its agent reports " + target->health);
     }
-    return Status::Ok();
+    // The agent matches the node/ID form, so the request names this member
+    // and no other with the same ID.
+    return MemberRef(target->node, target->id);
   }
   for (const MemberStatus& m : group.members) {
-    if (!m.holder && m.report_live && m.health == "healthy") return Status::Ok();
+    if (!m.holder && m.report_live && m.health == "healthy") return std::string();
   }
   return FailedPrecondition("no healthy replica to hand over to");
 }
@@ -128,30 +180,38 @@ std::string_view SwitchoverPhaseName(SwitchoverPhase phase) {
 
 SwitchoverProgress EvaluateSwitchover(const GroupStatus& now, const std::string& old_holder, const std::string& to) {
   SwitchoverProgress p;
-  p.holder = now.holder_id;
+  p.holder = HolderRef(now);
+  const std::string old_name = NameOf(now, old_holder);
   if (!now.lock_held) {
     p.phase = SwitchoverPhase::kLockReleased;
-    p.detail = old_holder + " released the lock; waiting for " + (to.empty() ? "a replica" : to) + " to take it";
+    // The record the old holder left names whom it handed over to.
+    const std::string successor = now.lock_record ? now.lock_record->successor : "";
+    p.detail = old_name + " released the lock; waiting for " +
+               (!successor.empty() ? NameOf(now, successor) : to.empty() ? "a replica" : NameOf(now, to)) +
+               " to take it";
     return p;
   }
-  if (now.holder_id.empty() || now.holder_id == old_holder) {
+  // Compared as node/ID: on a host group with redis@:6379 everywhere, the
+  // old and the new holder have the same ID and only the node differs.
+  if (p.holder.empty() || MayName(old_holder, now.holder_node, now.holder_id)) {
     p.phase = SwitchoverPhase::kRequested;
-    p.detail = "waiting for " + old_holder + " to hand over";
+    p.detail = "waiting for " + old_name + " to hand over";
     return p;
   }
-  if (!to.empty() && now.holder_id != to) {
+  const std::string holder_name = MemberName(now, now.holder_node, now.holder_id);
+  if (!to.empty() && !MayName(to, now.holder_node, now.holder_id)) {
     p.phase = SwitchoverPhase::kWrongHolder;
-    p.detail = now.holder_id + " took the lock instead of " + to;
+    p.detail = holder_name + " took the lock instead of " + NameOf(now, to);
     return p;
   }
-  const MemberStatus* m = Find(now, now.holder_id);
+  const MemberStatus* m = FindRef(now, p.holder);
   if (m != nullptr && m->registered_as == "master" && m->check_status == "passing") {
     p.phase = SwitchoverPhase::kDone;
-    p.detail = now.holder_id + " is master at " + m->address;
+    p.detail = holder_name + " is master at " + m->address;
     return p;
   }
   p.phase = SwitchoverPhase::kNewHolder;
-  p.detail = now.holder_id + " holds the lock; waiting for its redis-master registration to pass";
+  p.detail = holder_name + " holds the lock; waiting for its master registration to pass";
   return p;
 }
 
@@ -163,8 +223,9 @@ int RunSwitchover(consul::Client& client, const GroupScope& scope, const Switcho
     return 1;
   }
   const GroupStatus before = BuildGroupStatus(*inputs, scope);
-  if (Status st = CheckSwitchoverPreconditions(before, options.to); !st.ok()) {
-    err << "resec switchover: " << st.message() << '\n';
+  const StatusOr<std::string> to = CheckSwitchoverPreconditions(before, options.to);
+  if (!to.ok()) {
+    err << "resec switchover: " << to.status().message() << '\n';
     return 1;
   }
   if (before.switchover) {
@@ -172,17 +233,18 @@ int RunSwitchover(consul::Client& client, const GroupScope& scope, const Switcho
         << "); delete that key if it is stale\n";
     return 1;
   }
-  const std::string old_holder = before.holder_id;
+  const std::string old_holder = HolderRef(before);
   const std::string key = consul::SwitchoverKey(scope.lock_key);
   const std::string nonce = RandomNonce();
 
   InterruptGuard interrupts;
   const Steady::time_point started = Steady::now();
-  if (Status st = client.PutKey(key, EncodeSwitchoverBody(options.to, UnixMillis(), nonce)); !st.ok()) {
+  if (Status st = client.PutKey(key, EncodeSwitchoverBody(*to, UnixMillis(), nonce)); !st.ok()) {
     err << "resec switchover: cannot write " << key << ": " << st.message() << '\n';
     return 1;
   }
-  out << "switchover requested: " << old_holder << " -> " << (options.to.empty() ? "best replica" : options.to)
+  out << "switchover requested: " << NameOf(before, old_holder) << " -> "
+      << (to->empty() ? "best replica" : NameOf(before, *to))
       << " (timeout " << FormatGoDuration(options.timeout) << ")" << std::endl;
 
   const Steady::time_point deadline = started + options.timeout;
@@ -199,7 +261,7 @@ int RunSwitchover(consul::Client& client, const GroupScope& scope, const Switcho
       }
     } else {
       last_error.clear();
-      const SwitchoverProgress p = EvaluateSwitchover(BuildGroupStatus(*now_inputs, scope), old_holder, options.to);
+      const SwitchoverProgress p = EvaluateSwitchover(BuildGroupStatus(*now_inputs, scope), old_holder, *to);
       if (p.phase != last) {
         out << "  [" << Seconds(Steady::now() - started) << "] " << p.detail << std::endl;
         last = p.phase;
@@ -227,7 +289,11 @@ int RunSwitchover(consul::Client& client, const GroupScope& scope, const Switcho
   err << "resec switchover: timed out after " << FormatGoDuration(options.timeout) << " ("
       << SwitchoverPhaseName(last) << "); request withdrawn. "
       << (last == SwitchoverPhase::kRequested
-              ? "The master's agent did not act on it: is it running a resec that supports switchover?"
+              // The agent hands over only to a replica its Redis sees online
+              // with every write (decide.cc, SwitchoverTarget), and otherwise
+              // waits; an agent without switchover support never reads the key.
+              ? "The master's agent did not hand over: the target was not a replica caught up with it (a full "
+                "sync, a restart), or the agent does not support switchover; its log says which."
               : "Check `resec status`.")
       << '\n';
   return 1;

@@ -2,6 +2,9 @@
 // the JSON, from plain structs.
 #include "resec/cli/status.h"
 
+#include <functional>
+#include <tuple>
+
 #include <gtest/gtest.h>
 
 #include "resec/consul/json_codec.h"
@@ -16,11 +19,13 @@ using consul::ServiceHealth;
 
 constexpr char kLock[] = "resec/.lock";
 
-KvPair Lock(const std::string& holder, int port, bool held, uint64_t lock_index = 3) {
+// `node` empty: a record as agents wrote it before it carried the node.
+KvPair Lock(const std::string& holder, int port, bool held, uint64_t lock_index = 3, const std::string& node = "") {
   KvPair kv;
   kv.key = kLock;
   LockRecord record;
   record.holder_id = holder;
+  record.node = node;
   record.port = port;
   record.replid = "replid-1";
   record.offset = 100;
@@ -30,12 +35,15 @@ KvPair Lock(const std::string& holder, int port, bool held, uint64_t lock_index 
   return kv;
 }
 
+// `node` empty: a report as agents filed it before reports carried the node
+// (under <members>/<ID>); otherwise as they do now (<members>/<node>/<ID>).
 KvPair Report(const std::string& id, int port, const std::string& role, int64_t offset, bool live = true,
-              bool healthy = true) {
+              bool healthy = true, const std::string& node = "") {
   KvPair kv;
-  kv.key = consul::MembersPrefix(kLock) + id;
+  kv.key = consul::MembersPrefix(kLock) + (node.empty() ? id : MemberKey(node, id));
   PeerReport report;
   report.id = id;
+  report.node = node;
   report.port = port;
   report.healthy = healthy;
   report.role = role;
@@ -43,7 +51,7 @@ KvPair Report(const std::string& id, int port, const std::string& role, int64_t 
   report.offset = offset;
   report.priority = 100;
   kv.value = consul::EncodePeerReport(report);
-  kv.session = live ? "sess-" + id : "";
+  kv.session = live ? "sess-" + node + id : "";
   return kv;
 }
 
@@ -54,9 +62,9 @@ std::string ReplicaInfo(bool link_up) {
 
 ServiceHealth Instance(const std::string& id, const std::string& service, int port, const std::string& status,
                        const std::string& output = "", std::vector<std::string> tags = {},
-                       const std::string& node = "node1") {
+                       const std::string& node = "node1", const std::string& address = "10.0.0.1") {
   ServiceHealth h;
-  h.instance = ServiceInstance{id, node, "10.0.0.1", port, std::move(tags)};
+  h.instance = ServiceInstance{id, node, address, port, std::move(tags)};
   h.service_name = service;
   h.checks.push_back(CheckResult{"serfHealth", "Serf Health Status", "passing", "Agent alive and reachable", ""});
   h.checks.push_back(CheckResult{id + ":replication-status-check", "Resec: replication status", status, output, id});
@@ -75,9 +83,26 @@ StatusInputs Healthy() {
   return in;
 }
 
-const MemberStatus* Member(const GroupStatus& g, const std::string& id) {
+// A converged production-shaped group: hosts h1 (master), h2 and h3, Redis on
+// 6379 with REDIS_ADDR=127.0.0.1:6379 on each, so every agent registers
+// redis@:6379 without an address and Consul shows the node's.
+StatusInputs SamePort() {
+  const std::string id = "redis@:6379";
+  StatusInputs in;
+  in.lock = Lock(id, 6379, true, 5, "h1");
+  in.reports = {Report(id, 6379, "master", 1000, true, true, "h1"), Report(id, 6379, "slave", 990, true, true, "h2"),
+                Report(id, 6379, "slave", 1000, true, true, "h3")};
+  in.instances = {
+      Instance(id, "redis-master", 6379, "passing", "# Replication\r\nrole:master\r\n", {}, "h1", "10.0.1.1"),
+      Instance(id, "redis-slave", 6379, "passing", ReplicaInfo(true), {}, "h2", "10.0.1.2"),
+      Instance(id, "redis-slave", 6379, "passing", ReplicaInfo(true), {}, "h3", "10.0.1.3")};
+  return in;
+}
+
+// The member with this ID (on this node, when given).
+const MemberStatus* Member(const GroupStatus& g, const std::string& id, const std::string& node = "") {
   for (const auto& m : g.members) {
-    if (m.id == id) return &m;
+    if (m.id == id && (node.empty() || m.node == node)) return &m;
   }
   return nullptr;
 }
@@ -228,14 +253,25 @@ TEST(BuildGroupStatus, Situations) {
          EXPECT_EQ(g.holder_id, "");
          EXPECT_TRUE(HasWarning(g, "holder is unknown"));
        }},
-      {"the same loopback ID on two nodes is called out",
+      {"the same loopback ID on another node is another member, not a misconfiguration",
        [](StatusInputs& in, GroupScope&) {
-         in.instances.push_back(Instance("redis@:6381", "redis-slave", 6381, "passing", "", {}, "node2"));
+         in.reports[1] = Report("redis@:6381", 6381, "slave", 990, true, true, "node1");
+         in.reports.push_back(Report("redis@:6381", 6381, "slave", 400, true, true, "node2"));
+         in.instances.push_back(
+             Instance("redis@:6381", "redis-slave", 6381, "passing", "", {}, "node2", "10.0.0.2"));
        },
        [](const GroupStatus& g) {
          EXPECT_EQ(g.members.size(), 4u);
-         EXPECT_NE(Member(g, "redis@:6381 (node2)"), nullptr);
-         EXPECT_TRUE(HasWarning(g, "set ANNOUNCE_ADDR"));
+         const MemberStatus* here = Member(g, "redis@:6381", "node1");
+         const MemberStatus* there = Member(g, "redis@:6381", "node2");
+         ASSERT_NE(here, nullptr);
+         ASSERT_NE(there, nullptr);
+         EXPECT_EQ(here->offset, 990);
+         EXPECT_EQ(here->address, "10.0.0.1:6381");
+         EXPECT_EQ(there->offset, 400);
+         EXPECT_EQ(there->lag, 600);
+         EXPECT_EQ(there->address, "10.0.0.2:6381");
+         EXPECT_TRUE(g.warnings.empty()) << g.warnings.front();
        }},
       {"a pending switchover request",
        [](StatusInputs& in, GroupScope&) {
@@ -278,14 +314,209 @@ TEST(BuildGroupStatus, Situations) {
   }
 }
 
+// Issue #13: with redis@:6379 on every host, members are told apart by node,
+// never collapsed or mislabelled.
+TEST(BuildGroupStatus, SamePortGroupKeysMembersByNode) {
+  const GroupStatus g = BuildGroupStatus(SamePort(), GroupScope{});
+  ASSERT_EQ(g.members.size(), 3u);
+  EXPECT_EQ(g.holder_id, "redis@:6379");
+  EXPECT_EQ(g.holder_node, "h1");
+  EXPECT_EQ(HolderRef(g), "h1/redis@:6379");
+  EXPECT_EQ(g.passing_masters, 1);
+  EXPECT_TRUE(g.warnings.empty()) << g.warnings.front();
+  const std::vector<std::tuple<std::string, bool, std::string, int64_t, int64_t, std::string, std::string>> want = {
+      // node, holder, role, offset, lag, address, registered as
+      {"h1", true, "master", 1000, 0, "10.0.1.1:6379", "master"},
+      {"h2", false, "slave", 990, 10, "10.0.1.2:6379", "slave"},
+      {"h3", false, "slave", 1000, 0, "10.0.1.3:6379", "slave"},
+  };
+  for (size_t i = 0; i < want.size(); ++i) {
+    const auto& [node, holder, role, offset, lag, address, registered_as] = want[i];
+    SCOPED_TRACE(node);
+    const MemberStatus& m = g.members[i];  // holder first, then by node
+    EXPECT_EQ(m.id, "redis@:6379");
+    EXPECT_EQ(m.node, node);
+    EXPECT_EQ(m.holder, holder);
+    EXPECT_EQ(m.role, role);
+    EXPECT_EQ(m.health, "healthy");
+    EXPECT_EQ(m.offset, offset);
+    EXPECT_EQ(m.lag, lag);
+    EXPECT_EQ(m.address, address);
+    EXPECT_EQ(m.registered_as, registered_as);
+    EXPECT_EQ(m.check_status, "passing");
+    EXPECT_EQ(MemberName(g, m.node, m.id), node + "/redis@:6379");
+  }
+}
+
+TEST(BuildGroupStatus, SamePortSituations) {
+  const std::string id = "redis@:6379";
+  struct Case {
+    std::string name;
+    std::function<void(StatusInputs&)> change;
+    std::function<void(const GroupStatus&)> check;
+  };
+  const std::vector<Case> cases = {
+      {"the holder is the member on the record's node, whatever the order of the reports",
+       [&](StatusInputs& in) {
+         in.lock = Lock(id, 6379, true, 6, "h3");
+         in.reports = {Report(id, 6379, "slave", 1000, true, true, "h1"),
+                       Report(id, 6379, "slave", 990, true, true, "h2"),
+                       Report(id, 6379, "master", 1200, true, true, "h3")};
+         in.instances[0] = Instance(id, "redis-slave", 6379, "passing", ReplicaInfo(true), {}, "h1", "10.0.1.1");
+         in.instances[2] = Instance(id, "redis-master", 6379, "passing", "", {}, "h3", "10.0.1.3");
+       },
+       [&](const GroupStatus& g) {
+         ASSERT_EQ(g.members.size(), 3u);
+         EXPECT_EQ(g.members[0].node, "h3");
+         EXPECT_TRUE(g.members[0].holder);
+         EXPECT_FALSE(Member(g, id, "h1")->holder);
+         EXPECT_EQ(Member(g, id, "h1")->lag, 200);
+         EXPECT_EQ(Member(g, id, "h2")->lag, 210);
+         EXPECT_TRUE(g.warnings.empty()) << g.warnings.front();
+       }},
+      {"a Redis master off the lock is named with its node",
+       [&](StatusInputs& in) { in.reports[1] = Report(id, 6379, "master", 990, true, true, "h2"); },
+       [&](const GroupStatus& g) {
+         EXPECT_TRUE(HasWarning(g, "h2/redis@:6379: Redis is a master but does not hold the lock"));
+         EXPECT_FALSE(HasWarning(g, "h1/"));
+       }},
+      {"the holder not passing is named with its node",
+       [&](StatusInputs& in) { in.instances[0].checks[1].status = "critical"; },
+       [&](const GroupStatus& g) { EXPECT_TRUE(HasWarning(g, "lock holder h1/redis@:6379 is not a passing master")); }},
+      {"a gone agent's report is its own node's only",
+       [&](StatusInputs& in) {
+         in.reports[2] = Report(id, 6379, "slave", 10, /*live=*/false, true, "h3");
+         in.instances[2].checks[1].status = "critical";
+       },
+       [&](const GroupStatus& g) {
+         EXPECT_EQ(Member(g, id, "h3")->health, "gone");
+         EXPECT_EQ(Member(g, id, "h2")->health, "healthy");
+         EXPECT_EQ(Member(g, id, "h1")->health, "healthy");
+       }},
+      {"a report that names no node but is filed under one belongs to that node",
+       [&](StatusInputs& in) {
+         auto report = consul::DecodePeerReport(in.reports[1].value);
+         ASSERT_TRUE(report.ok());
+         report->node.clear();
+         report->offset = 555;
+         in.reports[1].value = consul::EncodePeerReport(*report);
+       },
+       [&](const GroupStatus& g) {
+         EXPECT_EQ(g.members.size(), 3u);
+         EXPECT_EQ(Member(g, id, "h2")->offset, 555);
+       }},
+      {"an older agent's report (no node anywhere) is not pinned on a guessed node",
+       [&](StatusInputs& in) { in.reports[2] = Report(id, 6379, "slave", 7, true, true, ""); },
+       [&](const GroupStatus& g) {
+         ASSERT_EQ(g.members.size(), 4u);
+         EXPECT_FALSE(Member(g, id, "h3")->offset);  // h3 has no report now
+         EXPECT_TRUE(HasWarning(g, "the report names no node and redis@:6379 is registered on nodes h1, h2, h3"));
+       }},
+      {"a stale report does not hide the live one of the same member",
+       [&](StatusInputs& in) {
+         // An older agent's key (no node, no session) next to the member's own.
+         KvPair old = Report(id, 6379, "slave", 3, /*live=*/false, true, "");
+         auto report = consul::DecodePeerReport(old.value);
+         ASSERT_TRUE(report.ok());
+         report->node = "h2";
+         old.value = consul::EncodePeerReport(*report);
+         in.reports.push_back(old);
+       },
+       [&](const GroupStatus& g) {
+         EXPECT_EQ(g.members.size(), 3u);
+         EXPECT_EQ(Member(g, id, "h2")->health, "healthy");
+         EXPECT_EQ(Member(g, id, "h2")->offset, 990);
+       }},
+      {"a record without the node (an older holder) marks nobody when the ID is on several nodes",
+       [&](StatusInputs& in) { in.lock = Lock(id, 6379, true, 5, ""); },
+       [&](const GroupStatus& g) {
+         EXPECT_TRUE(g.lock_held);
+         EXPECT_EQ(g.holder_id, id);
+         EXPECT_EQ(g.holder_node, "");
+         for (const auto& m : g.members) EXPECT_FALSE(m.holder) << m.node;
+         for (const auto& m : g.members) EXPECT_FALSE(m.lag) << m.node;
+         EXPECT_TRUE(HasWarning(g, "cannot tell which one holds the lock"));
+         // Its Redis may well hold the lock: no claim either way.
+         EXPECT_FALSE(HasWarning(g, "Redis is a master but does not hold the lock"));
+       }},
+      {"a free lock handed over names the successor by node",
+       [&](StatusInputs& in) {
+         LockRecord record;
+         record.holder_id = id;
+         record.node = "h1";
+         record.successor = "h2/redis@:6379";
+         in.lock->value = consul::EncodeLockRecord(record);
+         in.lock->session.clear();
+       },
+       [&](const GroupStatus& g) {
+         EXPECT_FALSE(g.lock_held);
+         EXPECT_EQ(HolderRef(g), "");
+         ASSERT_TRUE(g.lock_record);
+         EXPECT_EQ(g.lock_record->successor, "h2/redis@:6379");
+         EXPECT_NE(RenderStatusTable(g).find(
+                       "LOCK resec/.lock free (last holder h1/redis@:6379, handing over to h2/redis@:6379)\n"),
+                   std::string::npos)
+             << RenderStatusTable(g);
+       }},
+      {"two members announcing one address are called out (an ANNOUNCE_ADDR copied between hosts)",
+       [&](StatusInputs& in) {
+         const std::string copied = "redis@10.0.1.1:6379";
+         in.lock = Lock(copied, 6379, true, 5, "h1");
+         in.reports = {Report(copied, 6379, "master", 1000, true, true, "h1"),
+                       Report(copied, 6379, "slave", 1000, true, true, "h2")};
+         in.instances = {Instance(copied, "redis-master", 6379, "passing", "", {}, "h1", "10.0.1.1"),
+                         Instance(copied, "redis-slave", 6379, "passing", ReplicaInfo(true), {}, "h2", "10.0.1.1")};
+       },
+       [&](const GroupStatus& g) {
+         EXPECT_EQ(g.members.size(), 2u);
+         EXPECT_TRUE(HasWarning(g, "members h1/redis@10.0.1.1:6379, h2/redis@10.0.1.1:6379 all announce 10.0.1.1:6379"));
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    StatusInputs in = SamePort();
+    c.change(in);
+    c.check(BuildGroupStatus(in, GroupScope{}));
+  }
+}
+
+// Distinct ports and a shared one in one group: names stay short where the ID
+// says it all and carry the node where it does not.
+TEST(MemberName, QualifiesOnlyRepeatedIds) {
+  StatusInputs in = Healthy();
+  in.reports[1] = Report("redis@:6381", 6381, "slave", 990, true, true, "node1");
+  in.reports.push_back(Report("redis@:6381", 6381, "slave", 900, true, true, "node2"));
+  in.instances.push_back(Instance("redis@:6381", "redis-slave", 6381, "passing", "", {}, "node2", "10.0.0.2"));
+  const GroupStatus g = BuildGroupStatus(in, GroupScope{});
+  ASSERT_EQ(g.members.size(), 4u);
+  EXPECT_EQ(MemberName(g, "node1", "redis@:6380"), "redis@:6380");
+  EXPECT_EQ(MemberName(g, "node1", "redis@:6381"), "node1/redis@:6381");
+  EXPECT_EQ(MemberName(g, "node2", "redis@:6381"), "node2/redis@:6381");
+  EXPECT_EQ(MemberName(g, "node9", "redis@:6381"), "node9/redis@:6381");  // not a member: still told apart
+  EXPECT_EQ(MemberName(g, "", "redis@:6382"), "redis@:6382");
+  EXPECT_EQ(MemberRef("node1", "redis@:6381"), "node1/redis@:6381");
+  EXPECT_EQ(MemberRef("", "redis@:6381"), "redis@:6381");
+  EXPECT_EQ(HolderRef(g), "node1/redis@:6380");
+}
+
 TEST(RenderStatusTable, AlignsColumnsAndMarksTheHolder) {
   const std::string table = RenderStatusTable(BuildGroupStatus(Healthy(), GroupScope{}));
   EXPECT_EQ(table,
             "LOCK resec/.lock held by redis@:6380 (lock index 3)\n"
-            "  ID           ADDRESS        ROLE    HEALTH   OFFSET  LAG  LINK  CHECK\n"
-            "* redis@:6380  10.0.0.1:6380  master  healthy  1000    0    -     passing\n"
-            "  redis@:6381  10.0.0.1:6381  slave   healthy  990     10   up    passing\n"
-            "  redis@:6382  10.0.0.1:6382  slave   healthy  1000    0    up    passing\n");
+            "  ID           NODE   ADDRESS        ROLE    HEALTH   OFFSET  LAG  LINK  CHECK\n"
+            "* redis@:6380  node1  10.0.0.1:6380  master  healthy  1000    0    -     passing\n"
+            "  redis@:6381  node1  10.0.0.1:6381  slave   healthy  990     10   up    passing\n"
+            "  redis@:6382  node1  10.0.0.1:6382  slave   healthy  1000    0    up    passing\n");
+}
+
+TEST(RenderStatusTable, SamePortGroupShowsTheNode) {
+  const std::string table = RenderStatusTable(BuildGroupStatus(SamePort(), GroupScope{}));
+  EXPECT_EQ(table,
+            "LOCK resec/.lock held by h1/redis@:6379 (lock index 5)\n"
+            "  ID           NODE  ADDRESS        ROLE    HEALTH   OFFSET  LAG  LINK  CHECK\n"
+            "* redis@:6379  h1    10.0.1.1:6379  master  healthy  1000    0    -     passing\n"
+            "  redis@:6379  h2    10.0.1.2:6379  slave   healthy  990     10   up    passing\n"
+            "  redis@:6379  h3    10.0.1.3:6379  slave   healthy  1000    0    up    passing\n");
 }
 
 TEST(RenderStatusTable, FreeLockUnknownsAndWarnings) {
@@ -295,10 +526,10 @@ TEST(RenderStatusTable, FreeLockUnknownsAndWarnings) {
   const std::string table = RenderStatusTable(BuildGroupStatus(in, GroupScope{}));
   EXPECT_EQ(table,
             "LOCK resec/.lock free (last holder redis@:6380)\n"
-            "  ID           ADDRESS        ROLE    HEALTH   OFFSET  LAG  LINK  CHECK\n"
-            "  redis@:6380  10.0.0.1:6380  master  healthy  1000    -    -     passing\n"
-            "  redis@:6381  10.0.0.1:6381  slave   healthy  990     -    up    passing\n"
-            "  redis@:6382  10.0.0.1:6382  slave   -        -       -    up    passing\n"
+            "  ID           NODE   ADDRESS        ROLE    HEALTH   OFFSET  LAG  LINK  CHECK\n"
+            "  redis@:6380  node1  10.0.0.1:6380  master  healthy  1000    -    -     passing\n"
+            "  redis@:6381  node1  10.0.0.1:6381  slave   healthy  990     -    up    passing\n"
+            "  redis@:6382  node1  10.0.0.1:6382  slave   -        -       -    up    passing\n"
             "warning: nobody holds the lock resec/.lock: the group has no master\n"
             "warning: redis@:6380: Redis is a master but does not hold the lock\n");
 }
@@ -337,6 +568,21 @@ TEST(StatusToJson, CarriesEveryColumnWithNullForUnknown) {
   EXPECT_TRUE(unreported["lag"].is_null());
   EXPECT_EQ(unreported["master_link"], "up");
   EXPECT_TRUE(j["warnings"].is_array());
+}
+
+TEST(StatusToJson, SamePortGroupCarriesTheNodes) {
+  const nlohmann::json j = StatusToJson(BuildGroupStatus(SamePort(), GroupScope{}));
+  EXPECT_EQ(j["lock"]["holder"], "redis@:6379");
+  EXPECT_EQ(j["lock"]["holder_node"], "h1");
+  EXPECT_EQ(j["lock"]["record"]["node"], "h1");
+  EXPECT_TRUE(j["lock"]["record"]["successor"].is_null());
+  ASSERT_EQ(j["members"].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(j["members"][i]["id"], "redis@:6379");
+    EXPECT_EQ(j["members"][i]["node"], "h" + std::to_string(i + 1));
+    EXPECT_EQ(j["members"][i]["holder"], i == 0);
+  }
 }
 
 TEST(ScopeFromConfig, FollowsTheAgentsSettings) {

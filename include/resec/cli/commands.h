@@ -1,9 +1,9 @@
 // The operator commands that share the agent's binary:
 //
-//   resec status [--json] [--watch]            the group as Consul sees it
-//   resec switchover [--to ID] [--timeout 30s] a planned switchover, waited for
-//   resec health [--addr HOST:PORT]            the local state server's /health
-//                                              (for container health checks)
+//   resec status [--json] [--watch]                the group as Consul sees it
+//   resec switchover [--to MEMBER] [--timeout 30s] a planned switchover, waited for
+//   resec health [--addr HOST:PORT]                the local state server's /health
+//                                                  (for container health checks)
 //
 // Each command reads the agent's own settings (the same environment variables
 // and flags, through ParseConfig), so an operator runs it with the agent's

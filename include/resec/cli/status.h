@@ -2,8 +2,13 @@
 //
 // Reads Consul only (never Redis, never an agent's state server), so it works
 // from any host that has the agents' Consul settings and a token with read on
-// the lock prefix and the services. Three sources are merged per member
-// (keyed by service ID, `<name or prefix>@<announce addr>`):
+// the lock prefix and the services. Three sources are merged per member.
+//
+// A member is its Consul node plus its service ID, as the agents tell members
+// apart (MemberKey, "<node>/<service ID>"): the service ID alone,
+// `<name or prefix>@<announce addr>`, repeats across nodes in the most common
+// deployment (a loopback REDIS_ADDR announces only `:port`, so every host
+// registers `redis@:6379`; Consul service IDs are per node). The sources:
 //   - the peer reports under <lock key>/members/ (Redis role, health, offset;
 //     a report without a Session belongs to an agent that is gone),
 //   - every instance of the master and slave services with its checks
@@ -53,7 +58,8 @@ struct StatusInputs {
 };
 
 struct MemberStatus {
-  std::string id;
+  std::string id;                 // service ID, as the agent registers it
+  std::string node;               // Consul node; "" only for a report of an older agent that could not be placed
   std::string address;            // host:port (the node's address when registered without one)
   std::string role;               // Redis' role from the report ("master", "slave"), else the registration's, else "-"
   std::string health;             // "healthy", "unhealthy" (agent reports Redis down), "gone" (agent's session gone), "-"
@@ -76,10 +82,13 @@ struct GroupStatus {
   std::string lock_session;
   uint64_t lock_index = 0;
   std::optional<LockRecord> lock_record;  // last written record (kept after release)
-  std::string holder_id;        // record's holder while the lock is held, else ""
+  std::string holder_id;        // record's holder (service ID) while the lock is held, else ""
+  // The holder's node: the record's, or (a record from an older agent) the
+  // node of the only member with holder_id. "" when that cannot be told.
+  std::string holder_node;
   int passing_masters = 0;      // instances registered as master with every check passing
   std::optional<SwitchoverRequest> switchover;  // a pending request
-  std::vector<MemberStatus> members;  // holder first, then by ID
+  std::vector<MemberStatus> members;  // holder first, then by ID, then by node
   std::vector<std::string> warnings;  // things an operator must look at
 
   bool operator==(const GroupStatus&) const = default;
@@ -90,11 +99,21 @@ struct GroupStatus {
 // become warnings, not errors.
 GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope);
 
+// How a switchover request and the lock record's successor name a member:
+// MemberKey(node, id), or the bare ID when the node is unknown.
+std::string MemberRef(const std::string& node, const std::string& id);
+// The holder's MemberRef, "" when nobody (known) holds the lock.
+std::string HolderRef(const GroupStatus& status);
+// How messages and the lock line name a member: its service ID when no other
+// member of the group has it, else "<node>/<service ID>", which is also what
+// `resec switchover --to` accepts.
+std::string MemberName(const GroupStatus& status, const std::string& node, const std::string& id);
+
 // The table: a header line about the lock, one row per member, warnings last.
-//   LOCK resec/.lock held by redis@:6380 (lock index 3)
-//     ID             ADDRESS          ROLE    HEALTH   OFFSET  LAG  LINK  CHECK
-//   * redis@:6380    127.0.0.1:6380   master  healthy  1234    0    -     passing
-//     redis@:6381    127.0.0.1:6381   slave   healthy  1234    0    up    passing
+//   LOCK resec/.lock held by h1/redis@:6379 (lock index 3)
+//     ID           NODE  ADDRESS        ROLE    HEALTH   OFFSET  LAG  LINK  CHECK
+//   * redis@:6379  h1    10.0.0.1:6379  master  healthy  1234    0    -     passing
+//     redis@:6379  h2    10.0.0.2:6379  slave   healthy  1234    0    up    passing
 std::string RenderStatusTable(const GroupStatus& status);
 nlohmann::json StatusToJson(const GroupStatus& status);
 

@@ -2,12 +2,16 @@
 // new master serves.
 //
 // The request is a plain KV write of <lock key>/switchover
-//   {"to": "<member ID or empty>", "requested_at": <unix ms>, "nonce": "<random>"}
+//   {"to": "<node>/<service ID> or empty", "requested_at": <unix ms>, "nonce": "<random>"}
 // which the master's agent watches; it hands the lock to the named member (or
 // the best replica) and the command follows the lock record and the catalog:
 // done once the lock record names a new holder (the --to one when given) while
 // the lock is held and that member is registered as master with every check
 // passing. The request key is removed afterwards, on timeout and on Ctrl-C.
+//
+// Members are told apart by node and service ID (see status.h): the same
+// service ID on another node is another member, for the target and for the
+// old and new holders alike.
 //
 // Why Consul KV and not the master's state server: the agents' ACL policy
 // already allows it (write on the lock prefix), it needs no network path from
@@ -33,9 +37,16 @@ namespace resec::cli {
 // reads "to" and "nonce" and ignores the rest.
 std::string EncodeSwitchoverBody(const std::string& to, int64_t requested_at_ms, const std::string& nonce);
 
-// Whether a switchover may be asked for now; the message says why not.
-// `old_holder` is the current master's ID.
-Status CheckSwitchoverPreconditions(const GroupStatus& group, const std::string& to);
+// The member `name` designates: "<node>/<service ID>", a service ID no other
+// member has, or a node name with exactly one member of the group. Not found
+// and ambiguous (the message lists the candidates as node/ID) are
+// kInvalidArgument.
+StatusOr<MemberStatus> ResolveMember(const GroupStatus& group, const std::string& name);
+
+// Whether a switchover to `to` (as the operator typed it, empty for the best
+// replica) may be asked for now; the message says why not. On success, what
+// the request's "to" must say: the target's MemberRef (node/ID), or "".
+StatusOr<std::string> CheckSwitchoverPreconditions(const GroupStatus& group, const std::string& to);
 
 enum class SwitchoverPhase {
   kRequested,     // the old master still holds the lock
@@ -48,10 +59,12 @@ std::string_view SwitchoverPhaseName(SwitchoverPhase phase);
 
 struct SwitchoverProgress {
   SwitchoverPhase phase = SwitchoverPhase::kRequested;
-  std::string holder;  // current holder's ID, if any
+  std::string holder;  // current holder's MemberRef, if any
   std::string detail;  // one line for the operator
 };
-// Pure: where the switchover away from `old_holder` (towards `to`, if set) stands.
+// Pure: where the switchover away from `old_holder` (towards `to`, if set)
+// stands. Both are MemberRefs: HolderRef before the request, and what
+// CheckSwitchoverPreconditions returned.
 SwitchoverProgress EvaluateSwitchover(const GroupStatus& now, const std::string& old_holder, const std::string& to);
 
 struct SwitchoverOptions {
