@@ -54,7 +54,10 @@ Status Agent::Start() {
                config_.redis_addr.ToString(), config_.consul.Address(), config_.ServiceId(), config_.lock_key);
   reconciler_ = std::make_unique<Reconciler>(
       config_, clock_, board_, [this](ConsulIntent i) { consul_->SetIntent(std::move(i)); },
-      [this](RedisIntent i) { redis_->SetIntent(std::move(i)); });
+      [this](RedisIntent i) { redis_->SetIntent(std::move(i)); },
+      [this](PeerIntent i) {
+        if (peers_) peers_->SetIntent(std::move(i));
+      });
 
   const ConsulClientConfig consul_config = config_.consul;
   consul_ = std::make_unique<consul::Watcher>(
@@ -81,6 +84,20 @@ Status Agent::Start() {
                                             redis_options, clock_,
                                             [this](const RedisState& s) { reconciler_->inbox().Post(s); });
 
+  if (config_.peer_mode()) {
+    peer::TransportOptions peer_options;
+    peer_options.listen_host = config_.peer_listen_addr.host;
+    peer_options.listen_port = config_.peer_listen_addr.port;
+    peer_options.interval = config_.peer_interval;
+    peer_options.group = config_.lock_key;
+    peer_options.key = peer::DeriveKey(config_.peer_token, config_.lock_key);
+    peers_ = std::make_unique<peer::Transport>(peer_options, clock_,
+                                               [this](const PeerView& v) { reconciler_->inbox().Post(v); });
+    if (Status st = peers_->Start(); !st.ok()) return st;
+    spdlog::info("resec: peer protocol listening on {}:{}", peer_options.listen_host.empty() ? "0.0.0.0"
+                                                                                             : peer_options.listen_host,
+                 peers_->port());
+  }
   if (config_.state_server) {
     state_server_ = std::make_unique<StateServer>(config_.state_listen_addr, config_, board_);
     if (Status st = state_server_->Start(); !st.ok()) return st;
@@ -128,6 +145,7 @@ void Agent::HandleSignals(int fd, Reconciler::Inbox::Batch& batch) {
 }
 
 void Agent::Stop() {
+  if (peers_) peers_->Stop();
   if (consul_) consul_->Stop();
   if (redis_) redis_->Stop();
   if (state_server_) state_server_->Stop();

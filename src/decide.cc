@@ -133,6 +133,7 @@ PeerReport ReportOf(const RedisState& redis, const DecideOptions& options, bool 
   r.run_id = redis.run_id;
   r.syncing = redis.role == RedisRole::kReplica && redis.master_sync_in_progress;
   r.loading = redis.loading;
+  r.peer = options.peer_address;
   return r;
 }
 
@@ -172,6 +173,12 @@ LockRecord RecordOf(const ConsulState& consul, const RedisState& redis, const De
 // Whether the lock is ours with time to spare on the lease the Consul
 // servers last confirmed; otherwise another may already be promoted.
 bool LeaseOk(const ConsulState& consul, TimePoint now) {
+  // A group of three or more can replace its holder on its own (a quorum
+  // voting it gone): then the group's lease is what counts, and Consul's
+  // trouble (a leader election, our agent restarting) does not stop writes.
+  if (consul.peer_mode && consul.group_size >= 3) {
+    return consul.lock_held && consul.peer_lease_until && now < *consul.peer_lease_until;
+  }
   // Not `reachable`: one failed call (a check update answered 500) proves
   // nothing about the session; the lease runs out on its own if it matters.
   return consul.lock_held && now + consul.lease_ttl / 3 < consul.lease_deadline;
@@ -241,6 +248,19 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
   const auto live = [&](const PeerReport& p) {
     return !(p.id == options.self_id && p.node == options.self_node) && p.healthy && p.priority > 0;
   };
+
+  // In a group of three or more speaking the peer protocol, the lock may
+  // have been freed (or Consul ended the session) while the holder still
+  // holds its group's lease: only a quorum saying it is gone lets another
+  // take over. The holder itself may always take its lock back.
+  const bool previous_holder_is_us = consul.lock_record && consul.lock_record->holder_id == options.self_id &&
+                                     consul.lock_record->node == options.self_node &&
+                                     redis.role == RedisRole::kMaster &&
+                                     consul.lock_record->run_id == redis.run_id;
+  if (consul.peer_mode && consul.group_size >= 3 && consul.lock_record && !consul.holder_replaceable &&
+      !previous_holder_is_us) {
+    return {false, "the last holder may still hold its group's lease: waiting for a quorum to call it gone"};
+  }
 
   // A holder that handed over named its successor: nobody else goes first.
   if (consul.lock_record && !consul.lock_record->successor.empty()) {

@@ -42,16 +42,27 @@ StepOptions MakeStepOptions(const Config& config) {
   o.lock_monitor_retries = config.lock_monitor_retries;
   o.lock_monitor_retry_interval = config.lock_monitor_retry_interval;
   o.switchover_timeout = config.switchover_timeout;
+  o.decide.min_replicas_strict = config.min_replicas_strict;
+  if (config.peer_mode()) {
+    o.peer.enabled = true;
+    o.peer.interval = config.peer_interval;
+    o.peer.lease = config.peer_lease;
+    o.peer_host = !config.peer_advertise_addr.host.empty() ? config.peer_advertise_addr.host
+                                                           : config.announce_addr.host;
+    o.peer_port = config.peer_advertise_addr.port > 0 ? config.peer_advertise_addr.port
+                                                      : config.peer_listen_addr.port;
+  }
   return o;
 }
 
 Reconciler::Reconciler(const Config& config, const Clock& clock, StateBoard& board, SendConsul send_consul,
-                       SendRedis send_redis)
+                       SendRedis send_redis, SendPeer send_peer)
     : options_(MakeStepOptions(config)),
       clock_(clock),
       board_(board),
       send_consul_(std::move(send_consul)),
-      send_redis_(std::move(send_redis)) {}
+      send_redis_(std::move(send_redis)),
+      send_peer_(std::move(send_peer)) {}
 
 void Reconciler::Apply(const Event& event) {
   if (spdlog::should_log(spdlog::level::debug)) {
@@ -92,10 +103,12 @@ TimePoint Reconciler::Handle(Inbox::Batch batch) {
   // The newest wish, whole, every time.
   if (last_.consul) send_consul_(*last_.consul);
   send_redis_(last_.redis);
+  if (last_.peer && send_peer_) send_peer_(*last_.peer);
 
   BoardSnapshot snap;
   snap.consul = last_.view;
   snap.redis = memory_.redis;
+  snap.peers = memory_.peers;
   snap.decision = last_.decision;
   snap.intent = last_.consul.value_or(ConsulIntent{});
   snap.redis_intent = last_.redis;

@@ -78,10 +78,70 @@ RedisIntent ReplicationFor(const Decision& d, const RedisState& redis) {
   return ri;
 }
 
+// In peer mode the members' heartbeats carry what their KV reports carry,
+// fresher: offsets as they are, not as last written to Consul.
+void OverlayHeartbeats(ConsulState& view, const PeerView& peers, TimePoint now, const peer::Options& o) {
+  for (PeerReport& p : view.peers) {
+    auto it = peers.members.find(MemberKey(p.node, p.id));
+    if (it == peers.members.end() || now - it->second.received_at > o.lease) continue;
+    const peer::Heartbeat& h = it->second.last;
+    p.healthy = h.healthy;
+    p.role = h.role;
+    p.replid = h.replid;
+    p.replid2 = h.replid2;
+    p.offset = h.offset;
+    p.following = h.following;
+    p.cooling = h.cooling;
+    p.run_id = h.run_id;
+    p.syncing = h.syncing;
+    p.loading = h.loading;
+    p.free_index = std::max(p.free_index, h.free_index);
+  }
+}
+
+PeerIntent MakePeerIntent(const ConsulState& view, const ReconcilerMemory& m,
+                          const std::optional<peer::Votes>& votes, const std::string& self_key,
+                          const StepOptions& o) {
+  PeerIntent pi;
+  peer::Heartbeat& h = pi.heartbeat;
+  h.from = self_key;
+  h.holder = view.lock_held && m.redis.role == RedisRole::kMaster;
+  h.term = view.lock_held ? view.lock_index : 0;
+  const RedisState& r = m.redis;
+  h.healthy = r.healthy;
+  h.syncing = r.role == RedisRole::kReplica && r.master_sync_in_progress;
+  h.loading = r.loading;
+  h.cooling = m.decide.no_promotion_until.has_value() && *m.decide.no_promotion_until > m.next_wake.value_or(TimePoint{});
+  h.role = std::string(RoleName(r.role));
+  h.run_id = r.run_id;
+  h.replid = r.master_replid;
+  h.replid2 = r.master_replid2;
+  h.offset = r.DataOffset();
+  h.priority = o.decide.priority;
+  h.following = r.role == RedisRole::kReplica ? r.master_host + ":" + std::to_string(r.master_port) : "";
+  h.free_index = view.lock_free && !m.decide.own_offset_stale ? view.lock_modify_index : 0;
+  if (votes && !votes->holder_is_us) {
+    if (votes->gone) h.gone_term = votes->term;
+    if (votes->crashed) h.crashed_term = votes->term;
+  }
+  h.stepped_down_term = m.stepped_down_term;
+  for (const PeerReport& p : view.peers) {
+    if (!p.peer.empty()) pi.peers[MemberKey(p.node, p.id)] = p.peer;
+  }
+  return pi;
+}
+
 }  // namespace
 
 std::pair<TimePoint, Duration> Lease(const ConsulState& consul) {
   if (consul.session_id.empty()) return {TimePoint{}, Duration{}};
+  if (consul.session_ttl_only) {
+    // Consul ends a session with no checks no sooner than its TTL after the
+    // servers received a renewal (which was after we sent it); a tenth off
+    // for clock rate error.
+    const Duration ttl = consul.session_ttl * 9 / 10;
+    return {consul.session_confirmed_at + ttl, ttl};
+  }
   Duration ttl = consul.session_ttl.count() > 0 ? std::min<Duration>(consul.session_ttl, kConfirmedLease)
                                                 : Duration(kConfirmedLease);
   TimePoint deadline = consul.session_confirmed_at + ttl;
@@ -109,9 +169,12 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
                                      " ms late); no promotion for " + std::to_string(kStallCoolDown.count()) + " ms");
   }
 
+  if (!m.started_at) m.started_at = now;
   // ---- fold the event into memory
   if (const auto* c = std::get_if<ConsulState>(&event)) {
     m.consul = *c;
+  } else if (const auto* pv = std::get_if<PeerView>(&event)) {
+    m.peers = *pv;
   } else if (const auto* r = std::get_if<RedisState>(&event)) {
     m.redis = *r;
     // Our own offset is fresh once read after the last request for it.
@@ -128,7 +191,10 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   // ---- what the facts mean
   ConsulState view = m.consul;
   std::tie(view.lease_deadline, view.lease_ttl) = Lease(view);
-  if (view.lock_held && view.lock_read_failures > o.lock_monitor_retries &&
+  const std::string self_key = MemberKey(view.node_name, o.decide.self_id);
+  // The group answers for the holder in peer mode: failed reads of the lock
+  // (Consul's leader election, our agent restarting) are not its loss.
+  if (!o.peer.enabled && view.lock_held && view.lock_read_failures > o.lock_monitor_retries &&
       now - view.lock_read_failing_since >= o.lock_monitor_retries * o.lock_monitor_retry_interval) {
     // The original's monitor: this many failed reads, that far apart, and
     // the lock counts as lost.
@@ -144,6 +210,31 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   if (view.lock_held != m.lock_held) {
     (view.lock_held ? m.counters.lock_acquisitions : m.counters.lock_losses)++;
     m.lock_held = view.lock_held;
+  }
+
+  // ---- the peer protocol: fresher election data, the group's lease, votes
+  std::optional<peer::Votes> votes;
+  if (o.peer.enabled) {
+    OverlayHeartbeats(view, m.peers, now, o.peer);
+    DecideOptions probe_options = o.decide;
+    probe_options.self_node = view.node_name;
+    std::optional<std::pair<std::string, int>> master;
+    if (const std::optional<ServiceInstance> cm = CurrentMaster(view, probe_options)) {
+      master = std::pair(cm->address, cm->port);
+    } else if (view.lock_record && !view.lock_record->address.empty()) {
+      master = std::pair(view.lock_record->address, view.lock_record->port);
+    }
+    votes = peer::Count(view, m.redis, m.peers, self_key, master, *m.started_at, now, o.peer);
+    view.peer_mode = true;
+    view.group_size = votes->members;
+    view.peer_lease_until = votes->lease_until;
+    view.holder_replaceable = votes->holder_replaceable;
+  }
+  if (view.lock_held) {
+    m.held_term = view.lock_index;
+  } else if (m.held_term != 0) {
+    m.stepped_down_term = m.held_term;
+    m.held_term = 0;
   }
 
   // ---- switchover requests: from a signal, or `resec switchover` (KV)
@@ -217,6 +308,10 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   // ---- decide
   DecideOptions options = o.decide;
   options.self_node = view.node_name;
+  if (o.peer.enabled) {
+    const std::string host = o.peer_host.empty() ? view.node_address : o.peer_host;
+    if (!host.empty()) options.peer_address = host + ":" + std::to_string(o.peer_port);
+  }
   Decision d = Decide(view, m.redis, options, now, m.decide);
   if (d.rule == Rule::kSwitchoverHandOver && m.decide.switchover && !m.decide.switchover->handed_over &&
       d.intent && d.intent->lock_record && !d.intent->hold_lock) {
@@ -286,6 +381,21 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   }
 
   std::optional<ConsulIntent> ci = m.consul_intent;
+  if (ci) ci->ttl_only_session = o.peer.enabled;
+  // A holder a quorum voted gone is replaced: its session is destroyed (by
+  // every member that sees the quorum; Consul takes it once).
+  if (ci && votes && !view.lock_held && !view.lock_free && votes->holder_speaks && votes->holder_replaceable &&
+      !view.lock_holder_session.empty()) {
+    ci->destroy_session = view.lock_holder_session;
+    if (m.destroy_noted != view.lock_holder_session) {
+      note(StepNote::Level::kWarn, "reconciler: the group voted the lock holder " + votes->holder + " gone (" +
+                                       (votes->crashed_votes >= (votes->members <= 2 ? 1 : votes->quorum)
+                                            ? "its Redis crashed"
+                                            : "no heartbeat for a lease") +
+                                       "): ending its session");
+      m.destroy_noted = view.lock_holder_session;
+    }
+  }
   // ---- shutdown, part two: leave Consul clean
   if (m.cleanup_since) {
     ConsulIntent leave = ci.value_or(ConsulIntent{});
@@ -318,6 +428,8 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   }
   out.next_wake = now + wait;
   m.next_wake = out.next_wake;
+
+  if (o.peer.enabled) out.peer = MakePeerIntent(view, m, votes, self_key, o);
 
   out.decision = std::move(d);
   out.view = std::move(view);

@@ -24,6 +24,7 @@
 #include "resec/clock.h"
 #include "resec/config.h"
 #include "resec/consul/watcher.h"
+#include "resec/peer/transport.h"
 #include "resec/reconciler.h"
 #include "resec/redis/watcher.h"
 #include "resec/state_server.h"
@@ -61,6 +62,7 @@ class Agent {
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<consul::Watcher> consul_;
   std::unique_ptr<redis::Watcher> redis_;
+  std::unique_ptr<peer::Transport> peers_;  // the peer protocol, when configured
   std::unique_ptr<StateServer> state_server_;
   SystemdNotifier systemd_;
   bool shutting_down_ = false;

@@ -109,6 +109,22 @@ struct Config {
   std::chrono::seconds min_replicas_max_lag{10};
   // SWITCHOVER_TIMEOUT: how long a planned switchover waits for the new master.
   std::chrono::milliseconds switchover_timeout{5000};
+  // MIN_REPLICAS_STRICT: keep min-replicas-to-write even while fewer replicas
+  // are online (refuse writes then) instead of counting only those online.
+  bool min_replicas_strict = false;
+
+  // The peer protocol (docs/failure-detection.md): on when PEER_TOKEN (or
+  // PEER_TOKEN_FILE) is set, the same on every member of the group.
+  std::string peer_token;  // secret
+  // PEER_LISTEN_ADDR: where its UDP socket listens.
+  HostPort peer_listen_addr{"0.0.0.0", 8379};
+  // PEER_ADVERTISE_ADDR: where peers reach it; empty: the announce host (or
+  // the address Consul knows our node by) and the listen port.
+  HostPort peer_advertise_addr;
+  // PEER_INTERVAL / PEER_LEASE: heartbeat period; how long one grant lasts.
+  std::chrono::milliseconds peer_interval{100};
+  std::chrono::milliseconds peer_lease{1000};
+  bool peer_mode() const { return !peer_token.empty(); }
 
   // check_ttl, or 3 x healthcheck_timeout when check_ttl is 0 (the original's rule).
   std::chrono::milliseconds EffectiveCheckTtl() const {

@@ -66,6 +66,8 @@ struct DecideOptions {
   // Keep min-replicas-to-write even while fewer replicas are online (a
   // master alone, or with every replica resyncing, then refuses writes).
   bool min_replicas_strict = false;
+  // Where our peer protocol listens, as peers reach it ("" when off).
+  std::string peer_address;
 };
 
 // A planned switchover under way (resec switchover, or SIGTERM on the master).

@@ -34,6 +34,7 @@ namespace resec {
 struct BoardSnapshot {
   ConsulState consul;  // as Step read it (lease worked out)
   RedisState redis;
+  PeerView peers;
   Decision decision;
   ConsulIntent intent;
   RedisIntent redis_intent;
@@ -63,12 +64,14 @@ StepOptions MakeStepOptions(const Config& config);
 
 class Reconciler {
  public:
-  using Inbox = Mailbox<std::variant<ConsulState, RedisState>, std::variant<event::Switchover, event::Shutdown>>;
+  using Inbox =
+      Mailbox<std::variant<ConsulState, RedisState, PeerView>, std::variant<event::Switchover, event::Shutdown>>;
   using SendConsul = std::function<void(ConsulIntent)>;
   using SendRedis = std::function<void(RedisIntent)>;
+  using SendPeer = std::function<void(PeerIntent)>;
 
   Reconciler(const Config& config, const Clock& clock, StateBoard& board, SendConsul send_consul,
-             SendRedis send_redis);
+             SendRedis send_redis, SendPeer send_peer = {});
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
 
@@ -88,6 +91,7 @@ class Reconciler {
   StateBoard& board_;
   const SendConsul send_consul_;
   const SendRedis send_redis_;
+  const SendPeer send_peer_;
   Inbox inbox_;
   ReconcilerMemory memory_;
   StepResult last_;

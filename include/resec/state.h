@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "resec/clock.h"
+#include "resec/peer/message.h"
 
 namespace resec {
 
@@ -42,6 +43,9 @@ struct UpstreamProbe {
   int port = 0;
   bool reachable = false;
   std::string error;  // why not reachable
+  // Not reachable because the connection was refused: nothing listens there
+  // (the redis-server process is gone), as opposed to a timeout.
+  bool refused = false;
   std::string run_id;
   RedisRole role = RedisRole::kUnknown;
   std::string replid;
@@ -160,6 +164,9 @@ struct PeerReport {
   // never wins; a loading member still counts as alive for the orphan rule.
   bool syncing = false;
   bool loading = false;
+  // Where its peer protocol listens ("host:port"), empty when it does not
+  // speak it.
+  std::string peer;
   bool operator==(const PeerReport&) const = default;
 };
 
@@ -239,6 +246,11 @@ struct ConsulState {
   TimePoint lock_read_failing_since{};
   // ConsulIntent::shutdown has been carried out (or given up at its deadline).
   bool shut_down = false;
+  // The session has no checks at all (peer mode): Consul ends it only by its
+  // TTL or when destroyed, never early.
+  bool session_ttl_only = false;
+  // The address Consul knows our node by (its agent's advertise address).
+  std::string node_address;
 
   // Derived by the reconciler's Step from the facts above, never by the
   // watcher: until when Consul is certain to keep our session, and the span
@@ -246,9 +258,44 @@ struct ConsulState {
   // taking writes before another can take over.
   TimePoint lease_deadline{};
   Duration lease_ttl{};
+  // Derived by Step in peer mode (docs/failure-detection.md): the group's
+  // size, our lease from it as holder, and whether a quorum says the lock's
+  // holder is gone (so it may be replaced).
+  bool peer_mode = false;
+  int group_size = 1;
+  std::optional<TimePoint> peer_lease_until;
+  bool holder_replaceable = false;
   // Failed Consul calls since start, by operation (metrics).
   std::map<std::string, uint64_t> errors;
   bool operator==(const ConsulState&) const = default;
+};
+
+// ---------------------------------------------------------------- peers
+
+// One member of the group as the peer protocol last heard it.
+struct PeerMember {
+  peer::Heartbeat last;
+  TimePoint received_at{};
+  // When we sent the heartbeat of ours that this member last acknowledged:
+  // the lease it grants us runs from there (nullopt: no ack yet).
+  std::optional<TimePoint> acked_sent_at;
+  bool operator==(const PeerMember&) const = default;
+};
+
+// What the peer transport heard (facts; Step works out leases and votes).
+struct PeerView {
+  bool listening = false;
+  std::string error;
+  std::map<std::string, PeerMember> members;  // by member key, never ours
+  bool operator==(const PeerView&) const = default;
+};
+
+// What the reconciler wants sent: our heartbeat (the transport numbers it
+// and adds the acks) and where to (member key -> "host:port").
+struct PeerIntent {
+  peer::Heartbeat heartbeat;
+  std::map<std::string, std::string> peers;
+  bool operator==(const PeerIntent&) const = default;
 };
 
 // ---------------------------------------------------------------- commands
@@ -270,6 +317,12 @@ struct ConsulIntent {
   // record), withdraw the report, deregister, destroy the session; then
   // publish ConsulState::shut_down. Nothing is acquired or registered after.
   bool shutdown = false;
+  // Destroy this session (a holder a quorum of the group voted gone); done
+  // once per ID.
+  std::string destroy_session;
+  // Create the session without checks (peer mode: the group, not Consul's
+  // Serf or our check, decides when the holder is gone).
+  bool ttl_only_session = false;
   bool operator==(const ConsulIntent&) const = default;
 };
 

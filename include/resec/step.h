@@ -38,6 +38,7 @@
 
 #include "resec/clock.h"
 #include "resec/decide.h"
+#include "resec/peer/votes.h"
 #include "resec/state.h"
 
 namespace resec {
@@ -54,6 +55,12 @@ struct StepOptions {
   std::chrono::milliseconds switchover_timeout{5000};
   // How long shutdown may take in all: the hand-over, then Consul's clean-up.
   std::chrono::milliseconds shutdown_deadline{5000};
+  // The peer protocol (docs/failure-detection.md); off unless configured.
+  peer::Options peer;
+  // Where peers reach our protocol: this host (empty: Consul's address for
+  // our node) and port.
+  std::string peer_host;
+  int peer_port = 0;
 };
 
 // Decisions and commands counted for /metrics and the dumps.
@@ -80,6 +87,13 @@ struct Counters {
 struct ReconcilerMemory {
   ConsulState consul;  // the newest observations, as the watchers sent them
   RedisState redis;
+  PeerView peers;
+  // When this agent started (its first event): a promise given before a
+  // restart is honoured by not voting for a lease after it.
+  std::optional<TimePoint> started_at;
+  // The lock term we last held, and the last one we held and gave up.
+  uint64_t held_term = 0;
+  uint64_t stepped_down_term = 0;
   DecideMemory decide;
   std::string handled_switchover_nonce;  // the KV request last acted on
   std::optional<std::string> requested_switchover;  // from a signal, not yet taken up
@@ -100,6 +114,7 @@ struct ReconcilerMemory {
   RedisIntent redis_intent;
   bool lock_held = false;  // as Step last read it (acquisitions and losses)
   bool lock_loss_noted = false;
+  std::string destroy_noted;  // the session whose ending was logged
   // Shutdown: when it was asked for, whether we hand over first, and since
   // when Consul is being cleaned up.
   std::optional<TimePoint> shutdown_at;
@@ -120,7 +135,7 @@ struct Switchover {
 struct Shutdown {};
 }  // namespace event
 
-using Event = std::variant<ConsulState, RedisState, event::Tick, event::Switchover, event::Shutdown>;
+using Event = std::variant<ConsulState, RedisState, PeerView, event::Tick, event::Switchover, event::Shutdown>;
 
 struct StepNote {
   enum class Level { kInfo, kWarn };
@@ -135,6 +150,7 @@ struct StepResult {
   ConsulState view;
   std::optional<ConsulIntent> consul;  // nullopt until Decide has made one
   RedisIntent redis;
+  std::optional<PeerIntent> peer;      // nullopt: the peer protocol is off
   TimePoint next_wake{};  // Step wants a Tick by then at the latest
   bool done = false;      // shutdown finished: the loop may end
   std::vector<StepNote> notes;

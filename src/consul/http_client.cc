@@ -204,6 +204,12 @@ class HttpClient final : public Client {
     return DecodeAgentSelfNodeName(r->body);
   }
 
+  StatusOr<std::string> NodeAddress() override {
+    StatusOr<HttpResponse> r = Call("GET", "/v1/agent/self", "", "", {});
+    if (!r.ok()) return r.status();
+    return DecodeAgentSelfAddress(r->body);
+  }
+
   StatusOr<std::string> SessionNode(const std::string& session_id) override {
     StatusOr<HttpResponse> r = Call("GET", "/v1/session/info/" + EscapeComponent(session_id), "", "", {});
     if (!r.ok()) return r.status();

@@ -524,4 +524,13 @@ StatusOr<std::string> DecodeAgentSelfNodeName(std::string_view body) {
   return j["Config"]["NodeName"].get<std::string>();
 }
 
+StatusOr<std::string> DecodeAgentSelfAddress(std::string_view body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("Member") || !j["Member"].is_object() ||
+      !j["Member"].contains("Addr") || !j["Member"]["Addr"].is_string()) {
+    return Internal("decode agent self: no Member.Addr");
+  }
+  return j["Member"]["Addr"].get<std::string>();
+}
+
 }  // namespace resec::consul

@@ -75,6 +75,7 @@ std::string EncodePeerReport(const PeerReport& p) {
   if (!p.run_id.empty()) j["run_id"] = p.run_id;
   if (p.syncing) j["syncing"] = true;
   if (p.loading) j["loading"] = true;
+  if (!p.peer.empty()) j["peer"] = p.peer;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -90,7 +91,8 @@ StatusOr<PeerReport> DecodePeerReport(std::string_view text) {
       !Read(*j, "priority", p.priority, error) || !Read(*j, "free_index", p.free_index, error) ||
       !Read(*j, "following", p.following, error) || !Read(*j, "node", p.node, error) ||
       !Read(*j, "cooling", p.cooling, error) || !Read(*j, "run_id", p.run_id, error) ||
-      !Read(*j, "syncing", p.syncing, error) || !Read(*j, "loading", p.loading, error)) {
+      !Read(*j, "syncing", p.syncing, error) || !Read(*j, "loading", p.loading, error) ||
+      !Read(*j, "peer", p.peer, error)) {
     return Internal("decode peer report: " + error);
   }
   if (p.id.empty()) return Internal("decode peer report: no id");

@@ -164,6 +164,7 @@ TimePoint Watcher::Converge() {
   }
   if (have_intent_ && cleaned_stale_registration_) {
     ReleaseIfUnwanted();
+    DestroyVotedOut();
     EnsureRegistration();
     EnsureSession();
     TryAcquire();
@@ -302,6 +303,9 @@ void Watcher::LearnNodeName() {
   if (!name.empty()) {
     have_node_name_ = true;
     state_.node_name = name;
+    // Where peers reach this host (peer protocol): best effort, an agent
+    // without agent:read falls back to its announce address.
+    if (auto address = client_->NodeAddress(); address.ok()) state_.node_address = *address;
   }
 }
 
@@ -425,8 +429,11 @@ void Watcher::EnsureSession() {
     return;
   }
   // A session made before our check existed cannot invalidate on agent death;
-  // swap it for one that can while we do not hold the lock.
-  const bool want_check = config_.session_checks && state_.registered;
+  // swap it for one that can while we do not hold the lock. In peer mode the
+  // session has no checks at all: the group decides when its holder is
+  // gone, and a routine restart of our Consul agent (Serf leave) must not.
+  const bool ttl_only = intent_.ttl_only_session;
+  const bool want_check = !ttl_only && config_.session_checks && state_.registered;
   if (!state_.session_id.empty() && want_check && !state_.session_has_check && !state_.lock_held) {
     DropSession(state_.session_id);
     next_session_try_ = now;
@@ -438,6 +445,13 @@ void Watcher::EnsureSession() {
     options.ttl = std::chrono::ceil<seconds>(config_.lock_ttl);
     options.lock_delay = std::chrono::ceil<seconds>(config_.lock_delay);
     if (want_check) options.service_checks = {config_.CheckId()};
+    if (ttl_only) {
+      options.node_checks.clear();
+      // Lock-delay covers a holder that may still write after losing its
+      // session; in peer mode the quorum that ends a session has already
+      // waited out the holder's lease (or seen its Redis die).
+      options.lock_delay = seconds(0);
+    }
     auto r = client_->CreateSession(options);
     Note("create session", r.status());
     if (!r.ok()) {
@@ -447,16 +461,17 @@ void Watcher::EnsureSession() {
     }
     session_failures_ = 0;
     spdlog::info("consul: created a session (ttl {}s{})", options.ttl.count(),
-                 want_check ? ", bound to our check" : "");
+                 want_check ? ", bound to our check" : ttl_only ? ", TTL only" : "");
     state_.session_id = *r;
     state_.session_has_check = want_check;
+    state_.session_ttl_only = ttl_only;
     state_.session_confirmed_at = now;
     state_.session_ttl = config_.lock_ttl;
     state_.check_ttl = config_.EffectiveCheckTtl();
     // The check passed moments ago, or Consul would have refused the session.
     if (want_check) state_.check_confirmed_at = now;
     written_report_.clear();
-    next_renew_ = now + config_.lock_ttl / 2;
+    next_renew_ = now + (ttl_only ? config_.lock_ttl / 3 : config_.lock_ttl / 2);
     return;
   }
   if (now < next_renew_) return;
@@ -473,11 +488,13 @@ void Watcher::EnsureSession() {
     // Consul may answer with a different TTL than we asked for; follow it.
     const milliseconds ttl = r->count() > 0 ? milliseconds(*r) : config_.lock_ttl;
     state_.session_ttl = ttl;
-    next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : ttl / 2);
+    // A TTL-only session (peer mode) is renewed three times a TTL, holder or
+    // not: the group's lease, not Consul's, gates the master's writes.
+    next_renew_ = now + (state_.session_ttl_only ? ttl / 3 : state_.lock_held ? kHolderRenewPeriod : ttl / 2);
   } else {
     // The Go client's rule: retry every second until a whole TTL has passed
     // (a holder keeps its own pace: its lease runs out sooner).
-    next_renew_ = now + (state_.lock_held ? kHolderRenewPeriod : seconds(1));
+    next_renew_ = now + (state_.lock_held && !state_.session_ttl_only ? kHolderRenewPeriod : seconds(1));
   }
 }
 
@@ -529,7 +546,21 @@ void Watcher::TryAcquire() {
   // The servers just accepted our session: the lease starts from the send
   // time, and from now on it is renewed at the holder's pace.
   state_.session_confirmed_at = std::max(state_.session_confirmed_at, now);
-  next_renew_ = std::min(next_renew_, now + kHolderRenewPeriod);
+  if (!state_.session_ttl_only) next_renew_ = std::min(next_renew_, now + kHolderRenewPeriod);
+}
+
+void Watcher::DestroyVotedOut() {
+  const std::string& victim = intent_.destroy_session;
+  if (victim.empty() || victim == state_.session_id || victim == destroyed_session_) return;
+  // The group's quorum voted this holder gone; Consul frees its lock at once
+  // (under the session's lock-delay, which peer mode sets to 0).
+  Status st = client_->DestroySession(victim);
+  if (st.code() == StatusCode::kNotFound) st = Status::Ok();  // already gone
+  Note("destroy a voted-out session", st);
+  if (st.ok()) {
+    spdlog::warn("consul: ended the lock holder's session (the group voted it gone)");
+    destroyed_session_ = victim;
+  }
 }
 
 void Watcher::EnsureLockRecord() {

@@ -417,7 +417,7 @@ void Watcher::ApplyGuard(const RedisState& state, const WriteGuard& want) {
 
 // ---------------------------------------------------------------- peers
 
-Client* Watcher::Peer(const std::string& host, int port) {
+Client* Watcher::Peer(const std::string& host, int port, Status* why) {
   if (!options_.connect_peer || host.empty() || port <= 0) return nullptr;
   const std::string key = Where(host, port);
   auto it = peers_.find(key);
@@ -430,6 +430,7 @@ Client* Watcher::Peer(const std::string& host, int port) {
   if (!peer->connected()) {
     if (Status s = peer->Connect(); !s.ok()) {
       spdlog::debug("redis: cannot reach {}: {}", key, s.message());
+      if (why != nullptr) *why = std::move(s);
       return nullptr;
     }
   }
@@ -439,8 +440,9 @@ Client* Watcher::Peer(const std::string& host, int port) {
 StatusOr<std::string> Watcher::PeerCommand(const std::string& host, int port,
                                            const std::vector<std::string>& argv) {
   for (int attempt = 0;; ++attempt) {
-    Client* peer = Peer(host, port);
-    if (peer == nullptr) return Unavailable("cannot reach " + Where(host, port));
+    Status why;
+    Client* peer = Peer(host, port, &why);
+    if (peer == nullptr) return why.ok() ? Unavailable("cannot reach " + Where(host, port)) : why;
     StatusOr<std::string> r = peer->Command(argv);
     // A Redis error is an answer; anything else may be a connection that died
     // since the last hand-over (the peer restarted): one fresh try.
@@ -454,6 +456,8 @@ UpstreamProbe Watcher::ReadPeer(const std::string& host, int port) {
   StatusOr<std::string> info = PeerCommand(host, port, {"INFO", "server", "replication"});
   if (!info.ok()) {
     probe.error = info.status().message();
+    // Nothing listens there: the process is gone (a timeout says nothing).
+    probe.refused = probe.error.find("Connection refused") != std::string::npos;
     return probe;
   }
   const RedisState theirs = ParseInfo(*info);

@@ -150,6 +150,12 @@ class Client {
   // GET /v1/agent/self: the name of the Consul node this agent talks to.
   // Default for fakes: kFailedPrecondition (callers fall back to the host name).
   virtual StatusOr<std::string> NodeName() { return FailedPrecondition("NodeName: not supported by this client"); }
+  // GET /v1/agent/self: the address the agent advertises for its node
+  // (Member.Addr), how peers on other hosts reach this one. Default for
+  // fakes: kFailedPrecondition.
+  virtual StatusOr<std::string> NodeAddress() {
+    return FailedPrecondition("NodeAddress: not supported by this client");
+  }
   // GET /v1/session/info/<id>: the node a session belongs to (sessions are
   // made on the local agent's node, so this names it with only session rights).
   virtual StatusOr<std::string> SessionNode(const std::string& session_id) {

@@ -126,5 +126,7 @@ StatusOr<std::vector<ServiceHealth>> DecodeServiceHealth(std::string_view body);
 StatusOr<std::string> DecodeLeader(std::string_view body);
 // /v1/agent/self -> Config.NodeName.
 StatusOr<std::string> DecodeAgentSelfNodeName(std::string_view body);
+// /v1/agent/self -> Member.Addr.
+StatusOr<std::string> DecodeAgentSelfAddress(std::string_view body);
 
 }  // namespace resec::consul

@@ -97,6 +97,7 @@ class Watcher {
   void LearnNodeName();
   void CleanStaleRegistration();
   void ReleaseIfUnwanted();
+  void DestroyVotedOut();
   void EnsureRegistration();
   void EnsureSession();
   void TryAcquire();
@@ -153,6 +154,7 @@ class Watcher {
   std::map<std::string, std::string> last_errors_;  // operation -> last error logged
   std::string last_error_op_;
   bool shutdown_done_ = false;
+  std::string destroyed_session_;  // the last voted-out session we ended
 
   std::jthread thread_;  // last: joined before the members it uses go
 };

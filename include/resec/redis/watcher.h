@@ -122,7 +122,9 @@ class Watcher {
   bool InspectReplicas(RedisState& state);
   void ProbeUpstream(RedisState& state);
   UpstreamProbe ReadPeer(const std::string& host, int port);
-  Client* Peer(const std::string& host, int port);
+  // A connected client to another Redis of the group (cached), or nullptr
+  // (with the connect failure in *why when given).
+  Client* Peer(const std::string& host, int port, Status* why = nullptr);
   StatusOr<std::string> PeerCommand(const std::string& host, int port, const std::vector<std::string>& argv);
   // Sends a command to our Redis; a failure is counted under `what`, logged
   // once per change of text, and returned.

@@ -1,0 +1,89 @@
+// The peer protocol's one message: a heartbeat every agent of a group sends
+// every agent of the group, a few times a second, over UDP.
+//
+// It carries what an election and a lease need, straight from the agent that
+// knows it (docs/failure-detection.md):
+//   - who sends it (member key, a boot ID that changes with every start, a
+//     sequence number), and whether it holds the lock as master (`holder`,
+//     with the lock index it holds it at);
+//   - its Redis: health, role, replication ID and offset, sync and load
+//     state, priority, run_id, and the lock index at which it saw the lock
+//     free (an offset sent with the current one is final);
+//   - acks: the last heartbeat it received from each member. An ack of a
+//     master's heartbeat is a lease grant: "I received your seq s, and I will
+//     not vote you gone until a lease after I received it";
+//   - its votes about the lock holder of a term: `gone_term` (its grant to
+//     that holder has run out, or the holder stepped down) and `crashed_term`
+//     (the holder's Redis closed our connection and refuses new ones while
+//     the holder's agent is silent: that Redis takes no writes);
+//   - `stepped_down_term`: the last term it held and gave up (a holder that
+//     steps down stops writing first, so its grants are void from then on).
+//
+// On the wire: "RSC1", an HMAC-SHA256 over the rest with a key derived from
+// the group token and the lock key (so one token can serve many groups), then
+// the JSON body. Open() refuses anything whose MAC does not verify, whose
+// group is not ours, or that is larger than kMaxDatagram; it never throws.
+//
+// Thread-safety: pure functions and value types.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "resec/status.h"
+
+namespace resec::peer {
+
+// UDP payloads stay well under a typical MTU (no IP fragmentation).
+inline constexpr size_t kMaxDatagram = 1400;
+
+struct Ack {
+  std::string member;  // whose heartbeat
+  uint64_t boot = 0;
+  uint64_t seq = 0;
+  bool operator==(const Ack&) const = default;
+};
+
+struct Heartbeat {
+  std::string group;  // the lock key
+  std::string from;   // MemberKey(node, service ID)
+  uint64_t boot = 0;  // random per agent start
+  uint64_t seq = 0;   // per boot, increasing
+  // The sender holds the lock (term = its lock index) and serves as master.
+  bool holder = false;
+  uint64_t term = 0;
+  // Its Redis, for elections.
+  bool healthy = false;
+  bool syncing = false;
+  bool loading = false;
+  bool cooling = false;
+  std::string role;
+  std::string run_id;
+  std::string replid;
+  std::string replid2;
+  int64_t offset = 0;
+  int priority = 0;
+  std::string following;  // "host:port" of its master, "" when none
+  uint64_t free_index = 0;  // the lock's ModifyIndex at which it saw the lock free
+  std::string address;      // its Redis as peers reach it ("host:port")
+  std::vector<Ack> acks;
+  // Its votes about the holder of a term (0: none), and the last term it
+  // held itself and stepped down from.
+  uint64_t gone_term = 0;
+  uint64_t crashed_term = 0;
+  uint64_t stepped_down_term = 0;
+  bool operator==(const Heartbeat&) const = default;
+};
+
+using Key = std::string;  // 32 bytes
+
+// HMAC-SHA256(token, "resec peer v1\n" + group).
+Key DeriveKey(std::string_view token, std::string_view group);
+
+std::string Seal(const Heartbeat& heartbeat, const Key& key);
+// Verifies, then decodes; `group` must match the heartbeat's.
+StatusOr<Heartbeat> Open(std::string_view datagram, const Key& key, std::string_view group);
+
+}  // namespace resec::peer

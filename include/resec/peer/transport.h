@@ -1,0 +1,91 @@
+// peer::Transport: the actor that speaks the peer protocol (message.h).
+//
+// One thread owns one UDP socket. Every `interval` it sends the newest
+// heartbeat the reconciler asked for (PeerIntent) to every member the intent
+// lists, numbering it (boot, seq) and attaching an ack of the last heartbeat
+// received from each member. It receives, verifies and de-duplicates the
+// others' heartbeats, and publishes what it heard (PeerView): each member's
+// last heartbeat and when it arrived, and, for every member, when we sent the
+// heartbeat of ours it last acknowledged (the start of the lease grant it
+// stands for). It decides nothing: what the grants and votes mean is Step's.
+//
+// Thread-safety: SetIntent() from any thread; Start()/Stop() from the owner.
+// The publish callback runs on the transport's thread and must not block.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "resec/clock.h"
+#include "resec/mailbox.h"
+#include "resec/peer/message.h"
+#include "resec/state.h"
+#include "resec/status.h"
+
+namespace resec::peer {
+
+struct TransportOptions {
+  std::string listen_host = "0.0.0.0";
+  int listen_port = 0;  // 0: any (tests)
+  std::chrono::milliseconds interval{100};
+  Key key;
+  std::string group;
+};
+
+class Transport {
+ public:
+  using Publish = std::function<void(const PeerView&)>;
+
+  Transport(TransportOptions options, const Clock& clock, Publish publish);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Binds the socket; a port in use is a startup error.
+  Status Start();
+  void Stop();  // idempotent
+  int port() const { return bound_port_; }
+  void SetIntent(PeerIntent intent) { inbox_.Post(std::move(intent)); }
+
+ private:
+  void Run(std::stop_token stop);
+  void Send(TimePoint now);
+  void Receive(TimePoint now);
+
+  const TransportOptions options_;
+  const Clock& clock_;
+  const Publish publish_;
+  Mailbox<std::variant<PeerIntent>> inbox_;
+  int fd_ = -1;
+  int bound_port_ = 0;
+
+  // Transport thread only.
+  PeerIntent intent_;
+  bool have_intent_ = false;
+  uint64_t boot_ = 0;
+  uint64_t seq_ = 0;
+  // Send times of our last heartbeats, by seq modulo the ring size: an ack
+  // of an older one than that is too old to extend anything.
+  static constexpr size_t kSentRing = 64;
+  std::array<std::pair<uint64_t, TimePoint>, kSentRing> sent_{};
+  PeerView view_;
+  std::map<std::string, std::optional<sockaddr_in>> resolved_;  // "host:port" -> address
+  bool changed_ = false;
+  TimePoint published_at_{};
+
+  std::jthread thread_;
+};
+
+}  // namespace resec::peer

@@ -1,0 +1,249 @@
+// The peer protocol: the wire format refuses what it must, and leases and
+// votes mean what docs/failure-detection.md says (table rows, explicit time).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "resec/peer/message.h"
+#include "resec/peer/votes.h"
+
+namespace resec::peer {
+namespace {
+
+using namespace std::chrono_literals;
+
+const TimePoint kT0 = TimePoint(std::chrono::hours(1));
+
+Heartbeat Sample() {
+  Heartbeat h;
+  h.group = "resec/.lock";
+  h.from = "h2/redis@:6379";
+  h.boot = 42;
+  h.seq = 7;
+  h.holder = true;
+  h.term = 3;
+  h.healthy = true;
+  h.role = "master";
+  h.run_id = std::string(40, 'r');
+  h.replid = std::string(40, 'a');
+  h.replid2 = std::string(40, 'b');
+  h.offset = 123456789;
+  h.priority = 100;
+  h.address = "10.0.0.2:6379";
+  h.acks = {{"h1/redis@:6379", 1, 99}, {"h3/redis@:6379", 2, 98}};
+  h.gone_term = 2;
+  h.stepped_down_term = 1;
+  return h;
+}
+
+TEST(PeerMessage, RoundTripsAndStaysUnderTheDatagramLimit) {
+  const Key key = DeriveKey("token", "resec/.lock");
+  const std::string wire = Seal(Sample(), key);
+  EXPECT_LT(wire.size(), kMaxDatagram);
+  StatusOr<Heartbeat> back = Open(wire, key, "resec/.lock");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, Sample());
+}
+
+TEST(PeerMessage, RefusesAnotherKeyAGroupATamperedBodyAndGarbage) {
+  const Key key = DeriveKey("token", "resec/.lock");
+  const std::string wire = Seal(Sample(), key);
+  // Another token, or the same token for another group (the key differs).
+  EXPECT_EQ(Open(wire, DeriveKey("other", "resec/.lock"), "resec/.lock").status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(Open(wire, DeriveKey("token", "resec/.lock2"), "resec/.lock2").status().code(),
+            StatusCode::kPermissionDenied);
+  // A body altered in flight.
+  std::string tampered = wire;
+  tampered[tampered.size() - 3] ^= 1;
+  EXPECT_FALSE(Open(tampered, key, "resec/.lock").ok());
+  // Sealed for another group with the right key: refused by name.
+  Heartbeat other = Sample();
+  other.group = "resec/other";
+  EXPECT_FALSE(Open(Seal(other, key), key, "resec/.lock").ok());
+  for (const std::string& bad : {std::string(), std::string("RSC1"), std::string(2000, 'x'), std::string("hello")}) {
+    EXPECT_FALSE(Open(bad, key, "resec/.lock").ok()) << bad.size();
+  }
+  // A valid MAC over a body with wrong types: an error, never an exception.
+  const std::string body = R"({"g":"resec/.lock","f":"x","s":"seven"})";
+  std::string forged = "RSC1";
+  forged += Seal(Heartbeat{.group = "resec/.lock", .from = "x"}, key).substr(4, 32);  // wrong MAC for this body
+  EXPECT_FALSE(Open(forged + body, key, "resec/.lock").ok());
+}
+
+// ------------------------------------------------------------------ votes
+
+constexpr char kSelf[] = "h1/redis@:6379";
+constexpr char kH2[] = "h2/redis@:6379";
+constexpr char kH3[] = "h3/redis@:6379";
+
+PeerReport Member(const std::string& node) {
+  PeerReport p;
+  p.id = "redis@:6379";
+  p.node = node;
+  p.peer = node + ":8379";
+  return p;
+}
+
+// A three-member group whose lock term 5 is held by h2.
+ConsulState HeldByH2() {
+  ConsulState c;
+  c.lock_index = 5;
+  c.lock_holder_session = "s-h2";
+  c.lock_record = LockRecord{.holder_id = "redis@:6379", .address = "10.0.0.2", .port = 6379, .node = "h2"};
+  c.peers = {Member("h2"), Member("h3")};
+  return c;
+}
+
+PeerMember Heard(TimePoint at, bool holder = false, uint64_t gone = 0, uint64_t crashed = 0) {
+  PeerMember m;
+  m.received_at = at;
+  m.last.holder = holder;
+  m.last.gone_term = gone;
+  m.last.crashed_term = crashed;
+  return m;
+}
+
+Options Opts() {
+  Options o;
+  o.enabled = true;
+  return o;
+}
+
+TEST(PeerVotes, AHolderHeardWithinTheLeaseIsNotGone) {
+  PeerView view;
+  view.members[kH2] = Heard(kT0 - 500ms, true);
+  view.members[kH3] = Heard(kT0, false, /*gone=*/5);
+  Votes v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_EQ(v.members, 3);
+  EXPECT_EQ(v.quorum, 2);
+  EXPECT_EQ(v.holder, kH2);
+  EXPECT_TRUE(v.holder_speaks);
+  EXPECT_FALSE(v.gone);
+  EXPECT_EQ(v.gone_votes, 1) << "h3's vote alone";
+  EXPECT_FALSE(v.holder_replaceable);
+}
+
+TEST(PeerVotes, SilentForALeaseAndAQuorumAgreesTheHolderIsReplaceable) {
+  PeerView view;
+  view.members[kH2] = Heard(kT0 - 1000ms, true);
+  view.members[kH3] = Heard(kT0 - 50ms, false, /*gone=*/5);
+  Votes v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_TRUE(v.gone);
+  EXPECT_EQ(v.gone_votes, 2);
+  EXPECT_TRUE(v.holder_replaceable);
+  // h3's vote is stale (not heard for 3 heartbeats): it does not count.
+  view.members[kH3].received_at = kT0 - 301ms;
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_EQ(v.gone_votes, 1);
+  EXPECT_FALSE(v.holder_replaceable);
+}
+
+TEST(PeerVotes, AnAgentUpForLessThanALeaseDoesNotVoteGone) {
+  // It may have granted the holder a lease before it restarted.
+  PeerView view;
+  Votes v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 900ms, kT0, Opts());
+  EXPECT_FALSE(v.gone);
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1000ms, kT0, Opts());
+  EXPECT_TRUE(v.gone);
+}
+
+TEST(PeerVotes, AHolderThatSteppedDownIsGoneAtOnce) {
+  PeerView view;
+  view.members[kH2] = Heard(kT0 - 10ms, false);
+  view.members[kH2].last.stepped_down_term = 5;
+  Votes v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_TRUE(v.gone);
+  EXPECT_TRUE(v.holder_replaceable);
+  // Stepping down from an older term says nothing about this one.
+  view.members[kH2].last.stepped_down_term = 4;
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_FALSE(v.gone);
+}
+
+RedisState UpstreamRefused() {
+  RedisState r;
+  r.upstream = UpstreamProbe{.host = "10.0.0.2", .port = 6379, .reachable = false, .refused = true};
+  return r;
+}
+
+TEST(PeerVotes, ACrashedHolderIsVotedOutWithoutWaitingForTheLease) {
+  const auto master = std::pair(std::string("10.0.0.2"), 6379);
+  PeerView view;
+  view.members[kH2] = Heard(kT0 - 260ms, true);
+  view.members[kH3] = Heard(kT0 - 20ms, false, 0, /*crashed=*/5);
+  Votes v = Count(HeldByH2(), UpstreamRefused(), view, kSelf, master, kT0 - 1h, kT0, Opts());
+  EXPECT_TRUE(v.crashed);
+  EXPECT_FALSE(v.gone) << "the lease has not run out";
+  EXPECT_EQ(v.crashed_votes, 2);
+  EXPECT_TRUE(v.holder_replaceable);
+  // Its agent still speaks: it will release the lock itself; no crash vote.
+  view.members[kH2].received_at = kT0 - 100ms;
+  v = Count(HeldByH2(), UpstreamRefused(), view, kSelf, master, kT0 - 1h, kT0, Opts());
+  EXPECT_FALSE(v.crashed);
+  // A timeout is not a crash (a partition looks like that).
+  RedisState timed_out = UpstreamRefused();
+  timed_out.upstream->refused = false;
+  view.members[kH2].received_at = kT0 - 300ms;
+  v = Count(HeldByH2(), timed_out, view, kSelf, master, kT0 - 1h, kT0, Opts());
+  EXPECT_FALSE(v.crashed);
+  // Refused, but not the holder's Redis.
+  v = Count(HeldByH2(), UpstreamRefused(), view, kSelf, std::pair(std::string("10.0.0.9"), 6379), kT0 - 1h, kT0,
+            Opts());
+  EXPECT_FALSE(v.crashed);
+}
+
+TEST(PeerVotes, InAGroupOfTwoOnlyACrashReplacesTheHolder) {
+  ConsulState c = HeldByH2();
+  c.peers = {Member("h2")};
+  const auto master = std::pair(std::string("10.0.0.2"), 6379);
+  PeerView view;
+  view.members[kH2] = Heard(kT0 - 5s, true);
+  Votes v = Count(c, RedisState{}, view, kSelf, master, kT0 - 1h, kT0, Opts());
+  EXPECT_EQ(v.members, 2);
+  EXPECT_TRUE(v.gone);
+  EXPECT_FALSE(v.holder_replaceable) << "one of two is no majority: Consul decides";
+  v = Count(c, UpstreamRefused(), view, kSelf, master, kT0 - 1h, kT0, Opts());
+  EXPECT_TRUE(v.holder_replaceable) << "a dead Redis takes no writes, whatever the lease";
+}
+
+TEST(PeerVotes, AHolderThatNeverSpokeTheProtocolIsNeverVotedOut) {
+  ConsulState c = HeldByH2();
+  c.peers[0].peer.clear();  // h2 runs an agent without the protocol (a rolling upgrade)
+  PeerView view;
+  view.members[kH3] = Heard(kT0, false, 5, 5);
+  const auto master = std::pair(std::string("10.0.0.2"), 6379);
+  Votes v = Count(c, UpstreamRefused(), view, kSelf, master, kT0 - 1h, kT0, Opts());
+  EXPECT_FALSE(v.holder_speaks);
+  EXPECT_FALSE(v.holder_replaceable);
+}
+
+TEST(PeerVotes, TheHoldersLeaseIsTheQuorumsGrant) {
+  ConsulState c;
+  c.lock_held = true;
+  c.lock_index = 5;
+  c.peers = {Member("h2"), Member("h3")};
+  PeerView view;
+  view.members[kH2] = Heard(kT0);
+  view.members[kH2].acked_sent_at = kT0 - 100ms;
+  view.members[kH3] = Heard(kT0);
+  view.members[kH3].acked_sent_at = kT0 - 400ms;
+  Votes v = Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_TRUE(v.holder_is_us);
+  ASSERT_TRUE(v.lease_until);
+  // Quorum 2: ourselves and the best grant, 80% of the 1 s lease from its send.
+  EXPECT_EQ(*v.lease_until, kT0 - 100ms + 800ms);
+  // Five members: quorum 3, the second-best grant.
+  c.peers = {Member("h2"), Member("h3"), Member("h4"), Member("h5")};
+  v = Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  ASSERT_TRUE(v.lease_until);
+  EXPECT_EQ(*v.lease_until, kT0 - 400ms + 800ms);
+  // Only one grant among five: no lease.
+  view.members.erase(kH3);
+  v = Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_FALSE(v.lease_until);
+}
+
+}  // namespace
+}  // namespace resec::peer
