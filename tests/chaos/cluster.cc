@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "redis_conn.h"
 #include "support/calls.h"
+#include "support/redis_conn.h"
 #include "support/free_port.h"
 #include "support/wait_for.h"
 
@@ -16,6 +16,7 @@ namespace resec::chaos {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using testing::ChildProcess;
+using testing::RedisOnce;
 using testing::TailFile;
 using testing::WaitFor;
 
@@ -118,9 +119,9 @@ Cluster::~Cluster() {
   for (auto& c : consul_) c.Kill();
 }
 
-std::vector<std::pair<std::string, int>> Cluster::ConsulClientAddrs() const {
-  std::vector<std::pair<std::string, int>> out;
-  for (int i = 0; i < kNodes; ++i) out.emplace_back(net(i).ip, ports(i).consul_http);
+std::vector<testing::Endpoint> Cluster::ConsulClientAddrs() const {
+  std::vector<testing::Endpoint> out;
+  for (int i = 0; i < kNodes; ++i) out.push_back({net(i).ip, ports(i).consul_http});
   return out;
 }
 

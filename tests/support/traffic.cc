@@ -1,14 +1,15 @@
-#include "traffic.h"
+#include "support/traffic.h"
 
 #include <algorithm>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
-#include "redis_conn.h"
 #include "support/calls.h"
+#include "support/netns.h"
+#include "support/redis_conn.h"
 
-namespace resec::chaos {
+namespace resec::testing {
 
 using std::chrono::milliseconds;
 
@@ -23,14 +24,24 @@ void SleepUntil(const std::stop_token& stop, Clock::time_point t) {
   }
 }
 
+// Follows the endpoint's namespace: the calling thread joins it when it
+// differs from the one joined last (*entered). Endpoints are all in the
+// caller's namespace ("") or all in namespaces of their own.
+bool EnterEndpointNetns(const std::string& netns, std::string* entered) {
+  if (netns.empty() || netns == *entered) return true;
+  if (!EnterNetns(netns).ok()) return false;
+  *entered = netns;
+  return true;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
 // Writer
 
-Writer::Writer(std::vector<std::pair<std::string, int>> consul, std::vector<std::string> node_addrs,
-               Clock::time_point origin)
-    : consul_(std::move(consul)), node_addrs_(std::move(node_addrs)), origin_(origin) {
+Writer::Writer(std::vector<Endpoint> consul, std::vector<std::string> node_addrs, Clock::time_point origin,
+               std::map<std::string, std::string> hosts)
+    : consul_(std::move(consul)), node_addrs_(std::move(node_addrs)), origin_(origin), hosts_(std::move(hosts)) {
   records_.reserve(1 << 20);
 }
 
@@ -51,8 +62,10 @@ void Writer::Stop() {
 void Writer::DiscoverLoop(std::stop_token stop) {
   size_t server = 0;
   uint64_t index = 0;
+  std::string entered;
   while (!stop.stop_requested()) {
-    const auto& [host, port] = consul_[server];
+    const auto& [host, port, netns] = consul_[server];
+    if (!EnterEndpointNetns(netns, &entered)) return;
     std::string path = "/v1/health/service/redis-master?passing";
     // wait=1s keeps Stop() prompt; the read timeout allows Consul's jitter
     // (wait/16) and a slow answer from a server that lost its leader.
@@ -77,6 +90,7 @@ void Writer::DiscoverLoop(std::stop_token stop) {
         // Several passing masters: a client takes the first, so do we.
         std::string addr = j[0].at("Service").value("Address", "");
         if (addr.empty()) addr = j[0].at("Node").value("Address", "");
+        if (auto h = hosts_.find(addr); h != hosts_.end()) addr = h->second;
         const int p = j[0].at("Service").value("Port", 0);
         std::lock_guard lock(mu_);
         target_host_ = addr;
@@ -206,8 +220,8 @@ std::string Writer::Target() const {
 // ---------------------------------------------------------------------------
 // Prober
 
-Prober::Prober(std::vector<std::pair<std::string, int>> targets, Clock::time_point origin,
-               milliseconds interval, milliseconds timeout)
+Prober::Prober(std::vector<Endpoint> targets, Clock::time_point origin, milliseconds interval,
+               milliseconds timeout)
     : targets_(std::move(targets)),
       origin_(origin),
       interval_(interval),
@@ -238,8 +252,11 @@ void Prober::Stop() {
 }
 
 void Prober::ProbeLoop(std::stop_token stop, int node) {
-  const auto& [host, port] = targets_[static_cast<size_t>(node)];
-  const std::string key = "chaos:probe:n" + std::to_string(node + 1);
+  const auto& [host, port, netns] = targets_[static_cast<size_t>(node)];
+  // Sockets made from here on live in the node's namespace (netns.h).
+  std::string entered;
+  if (!EnterEndpointNetns(netns, &entered)) return;
+  const std::string key = "probe:n" + std::to_string(node + 1);
   std::unique_ptr<RedisConn> conn;
   int64_t k = done_[static_cast<size_t>(node)].load() + 1;
   while (!stop.stop_requested()) {
@@ -318,7 +335,7 @@ std::string Base64Decode(const std::string& in) {
 
 }  // namespace
 
-LockWatcher::LockWatcher(std::vector<std::pair<std::string, int>> consul, std::string key,
+LockWatcher::LockWatcher(std::vector<Endpoint> consul, std::string key,
                          std::vector<std::pair<std::string, int>> node_addrs)
     : consul_(std::move(consul)), key_(std::move(key)), node_addrs_(std::move(node_addrs)) {}
 
@@ -336,8 +353,10 @@ void LockWatcher::Stop() {
 void LockWatcher::Loop(std::stop_token stop) {
   size_t server = 0;
   uint64_t index = 0;
+  std::string entered;
   while (!stop.stop_requested()) {
-    const auto& [host, port] = consul_[server];
+    const auto& [host, port, netns] = consul_[server];
+    if (!EnterEndpointNetns(netns, &entered)) return;
     std::string path = "/v1/kv/" + key_;
     if (index > 0) path += "?index=" + std::to_string(index) + "&wait=1s";
     auto r = testing::HttpCall("GET", host, port, path, "", {}, milliseconds(2500));
@@ -386,4 +405,4 @@ std::optional<int> LockWatcher::HolderAt(Clock::time_point t) const {
   return out;
 }
 
-}  // namespace resec::chaos
+}  // namespace resec::testing
