@@ -80,6 +80,11 @@ StatusOr<DeploymentExample> ReadCompose(int k, const std::filesystem::path& sour
   for (size_t i = 1; i < command.size(); ++i) {  // [0] is redis-server
     ex.redis_args.push_back(command[i].is_string() ? command[i].get<std::string>() : command[i].dump());
   }
+  for (const json& dep : agent.value("depends_on", json::array())) {
+    if (!dep.is_string()) continue;
+    ex.agent_after_consul |= dep.get<std::string>() == "consul";
+    ex.agent_after_redis |= dep.get<std::string>() == "redis" + n;
+  }
   return ex;
 }
 
@@ -109,7 +114,21 @@ StatusOr<DeploymentExample> ReadDeploymentExample(DeploymentStyle style, int k,
   if (style == DeploymentStyle::kCompose) return ReadCompose(k, source_dir);
   auto env = ReadEnvFile(source_dir / "examples/systemd/resec.env");
   if (!env.ok()) return env.status();
-  return DeploymentExample{.agent_env = std::move(*env), .redis_args = {}};
+  DeploymentExample ex{.agent_env = std::move(*env), .redis_args = {}, .wait_until_ready = true};
+  const std::filesystem::path unit = source_dir / "examples/systemd/resec.service";
+  std::ifstream in(unit);
+  if (!in) return NotFound("cannot read " + unit.string());
+  std::string line;
+  while (std::getline(in, line)) {
+    line = Trim(line);
+    if (line.rfind("After=", 0) != 0) continue;
+    std::istringstream words(line.substr(6));
+    for (std::string w; words >> w;) {
+      ex.agent_after_consul |= w == "consul.service";
+      ex.agent_after_redis |= w == "redis-server.service" || w == "redis.service";
+    }
+  }
+  return ex;
 }
 
 }  // namespace resec::testing

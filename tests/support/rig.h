@@ -15,8 +15,10 @@
 //                      Redis with that file's command line), read from those
 //                      files (deployment_example.h)
 //
-// Start() brings the servers up, then each host in systemd order: Consul
-// client, Redis, resec, each once the one before answers. The host faults
+// Start() brings the servers up, then each host as its init system would:
+// the Consul client and Redis side by side, resec once what the example
+// orders it after is ready (systemd: resec.service's After=, with Consul and
+// Redis Type=notify units) or started (compose: depends_on). The host faults
 // act on all of a host's processes at once; the rest on one process.
 //
 // The rig observes through a management path a partition does not cut: a
@@ -82,8 +84,8 @@ struct RigOptions {
 struct RedisStart {
   bool wipe = false;                        // delete its data first
   std::vector<std::string> extra_args = {}; // this start only (e.g. --key-load-delay 200)
-  // Wait until it has loaded its data (PING answers PONG, not LOADING), as
-  // systemd waits for a Type=notify redis-server before starting resec.
+  // StartRedis waits until it has loaded its data (PING answers PONG, not
+  // LOADING); false: until it answers at all (LOADING included).
   bool wait_loaded = true;
 };
 
@@ -137,7 +139,8 @@ class Rig {
   Status StartConsulClient(int k);
   Status StartRedis(int k, const RedisStart& how = {});
   Status StartAgent(int k, const std::map<std::string, std::string>& extra_env = {});
-  // Consul client, Redis, resec: systemd's order on a booting host.
+  // A booting host: the Consul client and Redis side by side, then resec in
+  // the example's order (see above). Returns once all three answer.
   Status StartHost(int k, const RedisStart& how = {});
 
   // ---- Faults.
@@ -222,6 +225,7 @@ class Rig {
   struct Host {
     std::map<std::string, std::string> env;
     std::vector<std::string> redis_args;  // the example's and the options'
+    DeploymentExample order;              // its start-order fields
     ChildProcess consul;
     ChildProcess redis;
     ChildProcess agent;  // last: destroyed first
@@ -231,6 +235,10 @@ class Rig {
   std::filesystem::path server_dir(int i) const { return dir_.path() / server(i).name; }
   Status StartServers();
   Status PrepareHosts();
+  Status SpawnConsulClient(int k);
+  Status WaitConsulClient(int k);
+  Status SpawnRedis(int k, const RedisStart& how);
+  Status WaitRedis(int k, bool loaded);
   Status WaitConsulLeader(const std::string& ns, const std::string& who, ChildProcess& process,
                           const std::filesystem::path& log, std::chrono::milliseconds timeout);
   int StatePort(int k) const;

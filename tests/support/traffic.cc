@@ -1,6 +1,8 @@
 #include "support/traffic.h"
 
 #include <algorithm>
+#include <bit>
+#include <set>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -307,6 +309,121 @@ std::vector<Prober::Round> Prober::TakeRounds() {
 std::optional<Clock::time_point> Prober::LastAccepted(int node) const {
   std::lock_guard lock(mu_);
   return last_accepted_[static_cast<size_t>(node)];
+}
+
+// ---------------------------------------------------------------------------
+// Loss and windows
+
+std::string WriteLoss::ToString() const {
+  return "lost " + std::to_string(acked_lost) + "/" + std::to_string(acked) + " acknowledged, " +
+         std::to_string(wait_acked_lost) + "/" + std::to_string(wait_acked) + " WAIT-acknowledged writes" +
+         (first_lost > 0 ? " (first lost: " + std::to_string(first_lost) + ")" : "");
+}
+
+WriteLoss CountLoss(const Writer& writer, const std::vector<int64_t>& present) {
+  std::vector<int64_t> sorted = present;
+  std::sort(sorted.begin(), sorted.end());
+  WriteLoss loss;
+  for (int64_t seq = 1; seq <= writer.last_seq(); ++seq) {
+    const Writer::Write w = writer.Get(seq);
+    if (!w.acked) continue;
+    const bool kept = std::binary_search(sorted.begin(), sorted.end(), seq);
+    ++loss.acked;
+    if (w.wait_acked) ++loss.wait_acked;
+    if (kept) continue;
+    ++loss.acked_lost;
+    if (w.wait_acked) ++loss.wait_acked_lost;
+    if (loss.first_lost == 0) loss.first_lost = seq;
+  }
+  return loss;
+}
+
+std::vector<MultiWriterWindow> MultiWriterWindows(const std::vector<Prober::Round>& rounds) {
+  std::vector<MultiWriterWindow> out;
+  for (const Prober::Round& r : rounds) {
+    if (std::popcount(r.accepted) < 2) continue;
+    if (!out.empty() && out.back().first_round + out.back().rounds == r.index) {
+      ++out.back().rounds;
+      out.back().nodes |= r.accepted;
+    } else {
+      out.push_back({.first_round = r.index, .rounds = 1, .nodes = r.accepted});
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// PassingProbe
+
+PassingProbe::PassingProbe(std::vector<Endpoint> consul, std::string service, milliseconds interval)
+    : consul_(std::move(consul)), service_(std::move(service)), interval_(interval) {}
+
+PassingProbe::~PassingProbe() { Stop(); }
+
+void PassingProbe::Start() {
+  thread_ = std::jthread([this](std::stop_token s) { Loop(s); });
+}
+
+void PassingProbe::Stop() {
+  thread_.request_stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PassingProbe::Loop(std::stop_token stop) {
+  size_t server = 0;
+  std::string entered;
+  Clock::time_point next = Clock::now();
+  while (!stop.stop_requested()) {
+    SleepUntil(stop, next);
+    next += interval_;
+    const auto& [host, port, netns] = consul_[server];
+    if (!EnterEndpointNetns(netns, &entered)) return;
+    const auto at = Clock::now();
+    // A live agent answers within milliseconds; a slow answer only makes a
+    // sample late (it is stamped with its send time).
+    auto r = HttpCall("GET", host, port, "/v1/health/service/" + service_ + "?passing", "", {}, milliseconds(1000));
+    auto j = r.ok() && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
+    if (!j.is_array()) {
+      server = (server + 1) % consul_.size();  // down or leaderless: ask the next, as a client would
+      continue;
+    }
+    Sample s{.at = at, .nodes = {}};
+    for (const auto& e : j) {
+      s.nodes.push_back(e.is_object() && e.contains("Node") ? e["Node"].value("Node", "?") : "?");
+    }
+    std::lock_guard lock(mu_);
+    samples_.push_back(std::move(s));
+  }
+}
+
+std::vector<PassingProbe::Sample> PassingProbe::Samples() const {
+  std::lock_guard lock(mu_);
+  return samples_;
+}
+
+milliseconds PassingProbe::LongestAtLeast(size_t n, std::string* nodes) const {
+  std::lock_guard lock(mu_);
+  milliseconds best{0};
+  for (size_t i = 0; i < samples_.size(); ++i) {
+    if (samples_[i].nodes.size() < n) continue;
+    size_t j = i;
+    std::set<std::string> seen;
+    while (j < samples_.size() && samples_[j].nodes.size() >= n) {
+      seen.insert(samples_[j].nodes.begin(), samples_[j].nodes.end());
+      ++j;
+    }
+    const auto end = j < samples_.size() ? samples_[j].at : samples_[j - 1].at;
+    const auto len = std::max(std::chrono::duration_cast<milliseconds>(end - samples_[i].at), interval_);
+    if (len > best) {
+      best = len;
+      if (nodes != nullptr) {
+        nodes->clear();
+        for (const std::string& s : seen) *nodes += (nodes->empty() ? "" : ",") + s;
+      }
+    }
+    i = j;
+  }
+  return best;
 }
 
 // ---------------------------------------------------------------------------

@@ -158,6 +158,66 @@ class Prober {
   std::vector<std::jthread> threads_;
 };
 
+// What a writer lost: its acknowledged (and WAIT-acknowledged) writes that
+// the final master does not hold. `present` is the sequence read back from
+// that master (LRANGE of kSeqKey).
+struct WriteLoss {
+  int64_t acked = 0;
+  int64_t acked_lost = 0;
+  int64_t wait_acked = 0;
+  int64_t wait_acked_lost = 0;
+  int64_t first_lost = 0;  // the first acknowledged write missing, 0 if none
+  std::string ToString() const;  // "lost 12/3400 acknowledged, 0/3390 WAIT-acknowledged writes"
+};
+WriteLoss CountLoss(const Writer& writer, const std::vector<int64_t>& present);
+
+// A run of consecutive prober rounds in which two or more nodes accepted a
+// write: two writable masters.
+struct MultiWriterWindow {
+  int64_t first_round = 0;
+  int64_t rounds = 0;
+  unsigned nodes = 0;  // bit k: node k accepted in some round of the run
+};
+std::vector<MultiWriterWindow> MultiWriterWindows(const std::vector<Prober::Round>& rounds);
+
+// PassingProbe: what a client discovering the master sees. Every `interval`
+// it asks one Consul agent for `/v1/health/service/<service>?passing` and
+// records how many instances answered and on which nodes, so a window with
+// two passing masters is measured, not guessed. The endpoint may be inside a
+// namespace (management path).
+//
+// Thread-safety: Start()/Stop() from the owner; the queries are thread-safe.
+class PassingProbe {
+ public:
+  PassingProbe(std::vector<Endpoint> consul, std::string service, std::chrono::milliseconds interval);
+  ~PassingProbe();
+  PassingProbe(const PassingProbe&) = delete;
+  PassingProbe& operator=(const PassingProbe&) = delete;
+
+  void Start();
+  void Stop();
+
+  struct Sample {
+    Clock::time_point at;
+    std::vector<std::string> nodes;  // one per passing instance
+  };
+  std::vector<Sample> Samples() const;
+  // The longest run of samples with at least `n` passing instances: from
+  // its first sample to the first sample after it (or its last, if none);
+  // zero when there was none. *nodes gets the nodes seen in that run.
+  std::chrono::milliseconds LongestAtLeast(size_t n, std::string* nodes = nullptr) const;
+
+ private:
+  void Loop(std::stop_token stop);
+
+  const std::vector<Endpoint> consul_;
+  const std::string service_;
+  const std::chrono::milliseconds interval_;
+  mutable std::mutex mu_;
+  std::vector<Sample> samples_;  // GUARDED_BY(mu_)
+  std::jthread thread_;
+};
+
 // LockWatcher: who holds the agents' lock over time, so a dual-master window
 // can tell the legitimate master (the holder) from the one that should have
 // been fenced. Blocking queries on the lock key, against each Consul server
