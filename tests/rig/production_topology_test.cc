@@ -187,6 +187,7 @@ TEST(ProductionTopology, SigtermOnTheMasterNeverPromotesAReplicaInFullSync) {
 }
 
 TEST(ProductionTopology, SwitchoverCommandNeverPromotesAReplicaInFullSync) {
+  // The systemd example as it is: every Redis on 6379, ANNOUNCE_ADDR unset.
   Rig rig({.hosts = 3});
   SyncingReplica s;
   ASSERT_NO_FATAL_FAILURE(RestartReplicaEmptyIntoSlowSync(rig, &s));
@@ -200,7 +201,7 @@ TEST(ProductionTopology, SwitchoverCommandNeverPromotesAReplicaInFullSync) {
   ExpectSwitchoverSparedTheSyncingReplica(rig, s, watch, *writer);
 }
 
-TEST(ProductionTopology, StatusAndSwitchoverTellMembersApartWhenEveryRedisIsOn6379) {
+TEST(ProductionTopology, StatusTellsMembersApartWhenEveryRedisIsOn6379) {
   Rig rig({.hosts = 3});
   int master = -1;
   ASSERT_NO_FATAL_FAILURE(StartConverged(rig, &master));
@@ -226,13 +227,6 @@ TEST(ProductionTopology, StatusAndSwitchoverTellMembersApartWhenEveryRedisIsOn63
     }
     EXPECT_EQ(rows, 1) << rig.host(k).name << " (" << rig.redis_addr(k) << ") is not listed once: " << status.output;
   }
-  // And a switchover goes through.
-  const CommandResult sw = rig.RunResec(master, {"switchover"});
-  EXPECT_EQ(sw.exit.code, 0) << "resec switchover: " << sw.output;
-  std::string why;
-  std::optional<int> m2 = rig.WaitConverged(60s, &why);
-  ASSERT_TRUE(m2) << why;
-  EXPECT_NE(*m2, master) << "the switchover did not move the master";
 }
 
 // ------------------------------------------------------------------ defect 2
