@@ -340,6 +340,7 @@ Status Rig::StartAgent(int k, const std::map<std::string, std::string>& extra_en
     env["LD_PRELOAD"] = kFaketimeLib;
     env["FAKETIME_TIMESTAMP_FILE"] = offset.string();
     env["FAKETIME_NO_CACHE"] = "1";  // re-read the file on every clock read: steps apply at once
+    if (!options_.faketime_monotonic) env["DONT_FAKE_MONOTONIC"] = "1";
   }
   auto child = ChildProcess::Start({.argv = RigNetwork::InMember(host(k), {options_.resec_bin}),
                                     .env = env,

@@ -36,6 +36,8 @@
 // (Redis, Info, ConsulHttp, Service, Converged, ...) are safe from any thread.
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -77,7 +79,12 @@ struct RigOptions {
   std::string resec_bin = {};
   bool start_agents = true;
   // Agents run under libfaketime (Debian's faketime) so StepAgentClock works.
+  // libfaketime 0.9.10 fakes CLOCK_MONOTONIC like CLOCK_REALTIME (the agent's
+  // steady_clock reads realtime plus the offset and steps with it, even
+  // backwards); faketime_monotonic = false sets DONT_FAKE_MONOTONIC=1 so
+  // only the wall clock steps.
   bool faketime = false;
+  bool faketime_monotonic = true;
 };
 
 // How Redis (re)starts.
@@ -175,9 +182,12 @@ class Rig {
   Status StartConsulServer(int i);
   // The server that leads Raft, per any server that answers.
   std::optional<int> ConsulLeaderServer() const;
-  // Moves host k's agent clock (realtime and monotonic, as libfaketime
-  // fakes both) to `offset` from real time. Requires RigOptions::faketime.
+  // Moves host k's agent clock to `offset` from real time (the wall clock,
+  // and the monotonic one unless RigOptions::faketime_monotonic is false);
+  // the agent sees it at its next clock read. Requires RigOptions::faketime.
   Status StepAgentClock(int k, std::chrono::seconds offset);
+  // SIGUSR1: the agent logs its Consul and Redis state.
+  bool DumpAgentState(int k) { return hosts_.at(k).agent.Signal(SIGUSR1); }
   // `resec <args>` run inside host k's namespace with its agent's settings,
   // as an operator on that host would (`resec status`, `resec switchover`).
   CommandResult RunResec(int k, const std::vector<std::string>& args);
