@@ -112,6 +112,17 @@ int64_t LongestDualWritableMs(Prober& prober, std::string* which = nullptr) {
   return best;
 }
 
+// A prober of every host, started once the master accepts its writes; the
+// start-up rounds are dropped (not judged).
+std::unique_ptr<Prober> StartProber(const Rig& rig, int master) {
+  auto prober = rig.MakeProber(Clock::now(), kProbeInterval, kProbeTimeout);
+  prober->Start();
+  EXPECT_TRUE(WaitFor([&] { return prober->LastAccepted(master).has_value(); }, 5s))
+      << rig.host(master).name << " never accepted a probe write";
+  prober->TakeRounds();
+  return prober;
+}
+
 // Polls host k's Redis role and records whether it was ever master.
 class RoleWatch {
  public:
@@ -134,71 +145,75 @@ class RoleWatch {
 
 // ------------------------------------------------------------------ defect 1
 
-// The shared part of both switchover tests: a systemd-style group with 100k
-// keys and a writer; one replica restarted empty and in its (slow) full
-// sync. Returns the master and the syncing replica.
-struct SyncingReplica {
-  int master = -1;
-  int syncing = -1;
-  int other = -1;
+// Both switchover tests: a systemd-style group with 100k keys and a writer;
+// one replica restarted empty and in its (slow) full sync, watched for a
+// promotion. The test then asks for a switchover its own way, and Finish()
+// checks the outcome.
+class SyncingReplicaScenario {
+ public:
+  explicit SyncingReplicaScenario(Rig& rig) : rig_(rig) {}
+
+  void Start() {
+    ASSERT_NO_FATAL_FAILURE(StartConverged(rig_, &master_));
+    if (::testing::Test::IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(LoadReplicated(rig_, master_));
+    syncing_ = (master_ + 1) % rig_.hosts();
+    ASSERT_TRUE(rig_.Redis(master_, {"CONFIG", "SET", "rdb-key-save-delay", kSlowSyncDelayUs}).ok());
+    rig_.KillRedis(syncing_);
+    ASSERT_TRUE(rig_.StartRedis(syncing_, {.wipe = true}).ok());
+    // The agent points its restarted Redis at the master; Redis 7 then
+    // waits repl-diskless-sync-delay (5 s) before it streams.
+    ASSERT_TRUE(WaitFor([&] { return InFullSync(rig_, syncing_); }, 30s))
+        << rig_.host(syncing_).name << " did not start a full sync";
+    writer_ = rig_.MakeWriter(Clock::now());
+    writer_->Start();
+    ASSERT_TRUE(WaitForWaitAcks(*writer_, 100, 30s)) << "the writer got no WAIT-acknowledged write";
+    watch_ = std::make_unique<RoleWatch>(rig_, syncing_);
+  }
+
+  int master() const { return master_; }
+
+  void Finish() {
+    std::string why;
+    // The syncing replica finishes its 20 s sync from whichever master it
+    // follows, then everything settles.
+    std::optional<int> m = rig_.WaitConverged(120s, &why);
+    ASSERT_TRUE(m) << why;
+    EXPECT_FALSE(watch_->became_master()) << rig_.host(syncing_).name << ", in its full sync, was promoted";
+    EXPECT_NE(*m, syncing_);
+    ExpectNothingLost(rig_, *writer_, *m, kKeys);
+  }
+
+ private:
+  Rig& rig_;
+  int master_ = -1;
+  int syncing_ = -1;
+  std::unique_ptr<Writer> writer_;
+  std::unique_ptr<RoleWatch> watch_;
 };
-
-void RestartReplicaEmptyIntoSlowSync(Rig& rig, SyncingReplica* s) {
-  ASSERT_NO_FATAL_FAILURE(StartConverged(rig, &s->master));
-  ASSERT_NO_FATAL_FAILURE(LoadReplicated(rig, s->master));
-  s->syncing = (s->master + 1) % rig.hosts();
-  s->other = (s->master + 2) % rig.hosts();
-  ASSERT_TRUE(rig.Redis(s->master, {"CONFIG", "SET", "rdb-key-save-delay", kSlowSyncDelayUs}).ok());
-  rig.KillRedis(s->syncing);
-  ASSERT_TRUE(rig.StartRedis(s->syncing, {.wipe = true}).ok());
-  // The agent points its restarted Redis at the master; Redis 7 then waits
-  // repl-diskless-sync-delay (5 s) before it streams.
-  ASSERT_TRUE(WaitFor([&] { return InFullSync(rig, s->syncing); }, 30s))
-      << rig.host(s->syncing).name << " did not start a full sync";
-}
-
-void ExpectSwitchoverSparedTheSyncingReplica(Rig& rig, const SyncingReplica& s, const RoleWatch& watch,
-                                             Writer& writer) {
-  std::string why;
-  // The syncing replica finishes its 20 s sync from whichever master it
-  // follows, then everything settles.
-  std::optional<int> m = rig.WaitConverged(120s, &why);
-  ASSERT_TRUE(m) << why;
-  EXPECT_FALSE(watch.became_master()) << rig.host(s.syncing).name << ", in its full sync, was promoted";
-  EXPECT_NE(*m, s.syncing);
-  ExpectNothingLost(rig, writer, *m, kKeys);
-}
 
 TEST(ProductionTopology, SigtermOnTheMasterNeverPromotesAReplicaInFullSync) {
   Rig rig({.hosts = 3});
-  SyncingReplica s;
-  ASSERT_NO_FATAL_FAILURE(RestartReplicaEmptyIntoSlowSync(rig, &s));
+  SyncingReplicaScenario scenario(rig);
+  ASSERT_NO_FATAL_FAILURE(scenario.Start());
   if (IsSkipped()) return;
-  auto writer = rig.MakeWriter(Clock::now());
-  writer->Start();
-  ASSERT_TRUE(WaitForWaitAcks(*writer, 100, 30s)) << "the writer got no WAIT-acknowledged write";
-  RoleWatch watch(rig, s.syncing);
   // A planned stop of the master's agent (systemctl stop resec): it hands
   // over, then exits; systemd would start it again.
-  const ExitStatus exit = rig.StopAgent(s.master);
+  const ExitStatus exit = rig.StopAgent(scenario.master());
   EXPECT_TRUE(exit.Exited() && exit.code == 0) << exit.ToString();
-  ASSERT_TRUE(rig.StartAgent(s.master).ok());
-  ExpectSwitchoverSparedTheSyncingReplica(rig, s, watch, *writer);
+  ASSERT_TRUE(rig.StartAgent(scenario.master()).ok());
+  scenario.Finish();
 }
 
 TEST(ProductionTopology, SwitchoverCommandNeverPromotesAReplicaInFullSync) {
   // The systemd example as it is: every Redis on 6379, ANNOUNCE_ADDR unset.
   Rig rig({.hosts = 3});
-  SyncingReplica s;
-  ASSERT_NO_FATAL_FAILURE(RestartReplicaEmptyIntoSlowSync(rig, &s));
+  SyncingReplicaScenario scenario(rig);
+  ASSERT_NO_FATAL_FAILURE(scenario.Start());
   if (IsSkipped()) return;
-  auto writer = rig.MakeWriter(Clock::now());
-  writer->Start();
-  ASSERT_TRUE(WaitForWaitAcks(*writer, 100, 30s)) << "the writer got no WAIT-acknowledged write";
-  RoleWatch watch(rig, s.syncing);
-  const CommandResult r = rig.RunResec(s.master, {"switchover"});
+  const CommandResult r = rig.RunResec(scenario.master(), {"switchover"});
   EXPECT_EQ(r.exit.code, 0) << "resec switchover: " << r.output;
-  ExpectSwitchoverSparedTheSyncingReplica(rig, s, watch, *writer);
+  scenario.Finish();
 }
 
 TEST(ProductionTopology, StatusTellsMembersApartWhenEveryRedisIsOn6379) {
@@ -244,13 +259,10 @@ TEST(ProductionTopology, FrozenMasterAgentNeverLeavesTwoWritableMasters) {
   int master = -1;
   ASSERT_NO_FATAL_FAILURE(StartConverged(rig, &master));
   if (IsSkipped()) return;
-  const auto origin = Clock::now();
-  auto prober = rig.MakeProber(origin, kProbeInterval, kProbeTimeout);
-  prober->Start();
-  auto writer = rig.MakeWriter(origin);
+  auto writer = rig.MakeWriter(Clock::now());
   writer->Start();
   ASSERT_TRUE(WaitForWaitAcks(*writer, 100, 30s));
-  prober->TakeRounds();  // the start-up rounds are not judged
+  auto prober = StartProber(rig, master);
   ASSERT_TRUE(rig.FreezeAgent(master));
   std::this_thread::sleep_for(kAgentFreeze);
   rig.ThawAgent(master);
@@ -363,11 +375,7 @@ TEST(ProductionTopology, TwoNodeMasterKeepsTakingWritesWhileItsReplicaResyncs) {
   ASSERT_NO_FATAL_FAILURE(LoadReplicated(rig, master));
   const int replica = 1 - master;
   ASSERT_TRUE(rig.Redis(master, {"CONFIG", "SET", "rdb-key-save-delay", kSlowSyncDelayUs}).ok());
-  const auto origin = Clock::now();
-  auto prober = rig.MakeProber(origin, kProbeInterval, kProbeTimeout);
-  prober->Start();
-  ASSERT_TRUE(WaitFor([&] { return prober->LastAccepted(master).has_value(); }, 5s));
-  prober->TakeRounds();
+  auto prober = StartProber(rig, master);
   const auto restarted = Clock::now();
   rig.KillRedis(replica);
   ASSERT_TRUE(rig.StartRedis(replica, {.wipe = true}).ok());
@@ -419,7 +427,7 @@ int CrashMasterHostAndRestartAfterFailover(Rig& rig, int master, const RedisStar
         auto masters = rig.Service("redis-master");
         if (!masters.ok()) return false;
         return std::any_of(masters->begin(), masters->end(),
-                           [&](const ServiceEntry& e) { return e.passing && rig.HostOf(e.node) != master; });
+                           [&](const HealthInstance& e) { return e.Passing() && rig.HostOf(e.node) != master; });
       },
       60s))
       << "no new master after the host crash";
@@ -434,11 +442,7 @@ TEST(ProductionTopology, RestartedHostsRedisNeverTakesWritesBesideTheMaster) {
   int master = -1;
   ASSERT_NO_FATAL_FAILURE(StartConverged(rig, &master));
   if (IsSkipped()) return;
-  const auto origin = Clock::now();
-  auto prober = rig.MakeProber(origin, kProbeInterval, kProbeTimeout);
-  prober->Start();
-  ASSERT_TRUE(WaitFor([&] { return prober->LastAccepted(master).has_value(); }, 5s));
-  prober->TakeRounds();
+  auto prober = StartProber(rig, master);
   ASSERT_NO_FATAL_FAILURE(CrashMasterHostAndRestartAfterFailover(rig, master));
   std::string which;
   const int64_t dual = LongestDualWritableMs(*prober, &which);

@@ -62,29 +62,6 @@ std::map<std::string, std::string> ParseInfo(const std::string& text) {
   return out;
 }
 
-StatusOr<std::vector<ServiceEntry>> ParseHealth(const HttpReply& reply, const std::string& what) {
-  if (reply.status != 200) return Unavailable(what + ": HTTP " + std::to_string(reply.status) + " " + reply.body);
-  json j = json::parse(reply.body, nullptr, false);
-  if (j.is_discarded() || !j.is_array()) return Internal(what + ": not a JSON array");
-  std::vector<ServiceEntry> out;
-  try {
-    for (const json& e : j) {
-      ServiceEntry s;
-      s.id = e.at("Service").value("ID", "");
-      s.node = e.at("Node").value("Node", "");
-      s.address = e.at("Service").value("Address", "");
-      if (s.address.empty()) s.address = e.at("Node").value("Address", "");
-      s.port = e.at("Service").value("Port", 0);
-      s.passing = true;
-      for (const json& c : e.value("Checks", json::array())) s.passing &= c.value("Status", "") == "passing";
-      out.push_back(std::move(s));
-    }
-  } catch (const json::exception& ex) {
-    return Internal(what + ": " + ex.what());
-  }
-  return out;
-}
-
 }  // namespace
 
 Rig::Rig(RigOptions options) : options_(std::move(options)), dir_("rig") {
@@ -473,10 +450,10 @@ StatusOr<HttpReply> Rig::ConsulGet(const std::string& path) const {
   return last;
 }
 
-StatusOr<std::vector<ServiceEntry>> Rig::Service(const std::string& service) const {
+StatusOr<std::vector<HealthInstance>> Rig::Service(const std::string& service) const {
   auto r = ConsulGet("/v1/health/service/" + service);
   if (!r.ok()) return r.status();
-  return ParseHealth(*r, service);
+  return ParseHealthReply(*r, service);
 }
 
 int Rig::HostOf(const std::string& name) const {
@@ -517,14 +494,14 @@ std::optional<int> Rig::Converged(std::string* why) const {
   if (!slaves.ok()) return fail("catalog: " + slaves.status().message());
   std::vector<int> passing_slaves;
   int passing_masters = 0;
-  for (const ServiceEntry& e : *masters) {
-    if (!e.passing) continue;
+  for (const HealthInstance& e : *masters) {
+    if (!e.Passing()) continue;
     ++passing_masters;
     if (HostOf(e.node) != *master) return fail("a passing master instance on " + e.node);
   }
   if (passing_masters != 1) return fail(std::to_string(passing_masters) + " passing master instances");
-  for (const ServiceEntry& e : *slaves) {
-    if (e.passing) passing_slaves.push_back(HostOf(e.node));
+  for (const HealthInstance& e : *slaves) {
+    if (e.Passing()) passing_slaves.push_back(HostOf(e.node));
   }
   for (int k = 0; k < hosts(); ++k) {
     const bool listed = std::count(passing_slaves.begin(), passing_slaves.end(), k) == 1;
@@ -590,16 +567,10 @@ int64_t Rig::CountKeys(int k) const {
 }
 
 StatusOr<std::vector<int64_t>> Rig::WrittenSequence(int k) const {
+  // Some 10^4 short strings: milliseconds; 10 s covers a Redis still loading.
   auto r = Redis(k, {"LRANGE", kSeqKey, "0", "-1"}, seconds(10));
   if (!r.ok()) return r.status();
-  std::vector<int64_t> out;
-  std::istringstream in(*r);
-  std::string line;
-  while (std::getline(in, line)) {
-    int64_t v = 0;
-    if (std::from_chars(line.data(), line.data() + line.size(), v).ec == std::errc()) out.push_back(v);
-  }
-  return out;
+  return IntegerLines(*r);
 }
 
 // ------------------------------------------------------------------ clients

@@ -49,6 +49,7 @@
 #include "resec/status.h"
 #include "support/calls.h"
 #include "support/child_process.h"
+#include "support/consul_health.h"
 #include "support/deployment_example.h"
 #include "support/rig_network.h"
 #include "support/temp_dir.h"
@@ -94,15 +95,6 @@ struct RedisStart {
   // StartRedis waits until it has loaded its data (PING answers PONG, not
   // LOADING); false: until it answers at all (LOADING included).
   bool wait_loaded = true;
-};
-
-// One instance of a service in Consul's health API.
-struct ServiceEntry {
-  std::string id;
-  std::string node;
-  std::string address;  // Service.Address, else the node's
-  int port = 0;
-  bool passing = false;  // every check passing (node checks included)
 };
 
 struct CommandResult {
@@ -202,7 +194,7 @@ class Rig {
   // GET from the first server that answers 200.
   StatusOr<HttpReply> ConsulGet(const std::string& path) const;
   // Every instance of `service` (redis-master, redis-slave) with its health.
-  StatusOr<std::vector<ServiceEntry>> Service(const std::string& service) const;
+  StatusOr<std::vector<HealthInstance>> Service(const std::string& service) const;
   // The host whose node name, address or host name this is; -1 if none.
   int HostOf(const std::string& name_or_address) const;
   // One Redis master, every other Redis replicating it with its link up,

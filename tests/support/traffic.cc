@@ -36,6 +36,25 @@ bool EnterEndpointNetns(const std::string& netns, std::string* entered) {
   return true;
 }
 
+// The Consul agents a client is configured with, used as such a client
+// does: the current one until it fails, then the next. The calling thread
+// follows the current endpoint's namespace.
+class ConsulRotation {
+ public:
+  explicit ConsulRotation(const std::vector<Endpoint>& consul) : consul_(consul) {}
+  // The endpoint to ask now; nullptr if its namespace cannot be entered.
+  const Endpoint* Current() {
+    const Endpoint& e = consul_[i_];
+    return EnterEndpointNetns(e.netns, &entered_) ? &e : nullptr;
+  }
+  void Next() { i_ = (i_ + 1) % consul_.size(); }
+
+ private:
+  const std::vector<Endpoint>& consul_;
+  size_t i_ = 0;
+  std::string entered_;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -62,22 +81,21 @@ void Writer::Stop() {
 }
 
 void Writer::DiscoverLoop(std::stop_token stop) {
-  size_t server = 0;
+  ConsulRotation servers(consul_);
   uint64_t index = 0;
-  std::string entered;
   while (!stop.stop_requested()) {
-    const auto& [host, port, netns] = consul_[server];
-    if (!EnterEndpointNetns(netns, &entered)) return;
+    const Endpoint* consul = servers.Current();
+    if (consul == nullptr) return;
     std::string path = "/v1/health/service/redis-master?passing";
     // wait=1s keeps Stop() prompt; the read timeout allows Consul's jitter
     // (wait/16) and a slow answer from a server that lost its leader.
     if (index > 0) path += "&index=" + std::to_string(index) + "&wait=1s";
     const auto start = Clock::now();
-    auto r = testing::HttpCall("GET", host, port, path, "", {}, milliseconds(2500));
+    auto r = testing::HttpCall("GET", consul->host, consul->port, path, "", {}, milliseconds(2500));
     if (!r.ok() || r->status != 200) {
       // This server is down, cut off or without a leader: a client with
       // several servers configured moves on to the next.
-      server = (server + 1) % consul_.size();
+      servers.Next();
       index = 0;
       SleepUntil(stop, Clock::now() + milliseconds(50));
       continue;
@@ -358,33 +376,31 @@ std::vector<MultiWriterWindow> MultiWriterWindows(const std::vector<Prober::Roun
 PassingProbe::PassingProbe(std::vector<Endpoint> consul, std::string service, milliseconds interval)
     : consul_(std::move(consul)), service_(std::move(service)), interval_(interval) {}
 
-PassingProbe::~PassingProbe() { Stop(); }
+PassingProbe::~PassingProbe() = default;  // thread_ is the last member: it stops and joins first
 
 void PassingProbe::Start() {
   thread_ = std::jthread([this](std::stop_token s) { Loop(s); });
 }
 
-void PassingProbe::Stop() {
-  thread_.request_stop();
-  if (thread_.joinable()) thread_.join();
-}
+// Assigning over a jthread asks the old thread to stop and joins it.
+void PassingProbe::Stop() { thread_ = std::jthread(); }
 
 void PassingProbe::Loop(std::stop_token stop) {
-  size_t server = 0;
-  std::string entered;
+  ConsulRotation servers(consul_);
   Clock::time_point next = Clock::now();
   while (!stop.stop_requested()) {
     SleepUntil(stop, next);
     next += interval_;
-    const auto& [host, port, netns] = consul_[server];
-    if (!EnterEndpointNetns(netns, &entered)) return;
+    const Endpoint* consul = servers.Current();
+    if (consul == nullptr) return;
     const auto at = Clock::now();
     // A live agent answers within milliseconds; a slow answer only makes a
     // sample late (it is stamped with its send time).
-    auto r = HttpCall("GET", host, port, "/v1/health/service/" + service_ + "?passing", "", {}, milliseconds(1000));
+    auto r = HttpCall("GET", consul->host, consul->port, "/v1/health/service/" + service_ + "?passing", "", {},
+                      milliseconds(1000));
     auto j = r.ok() && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
     if (!j.is_array()) {
-      server = (server + 1) % consul_.size();  // down or leaderless: ask the next, as a client would
+      servers.Next();  // down or leaderless: ask the next, as a client would
       continue;
     }
     Sample s{.at = at, .nodes = {}};
@@ -462,23 +478,20 @@ void LockWatcher::Start() {
   thread_ = std::jthread([this](std::stop_token s) { Loop(s); });
 }
 
-void LockWatcher::Stop() {
-  thread_.request_stop();
-  if (thread_.joinable()) thread_.join();
-}
+// Assigning over a jthread asks the old thread to stop and joins it.
+void LockWatcher::Stop() { thread_ = std::jthread(); }
 
 void LockWatcher::Loop(std::stop_token stop) {
-  size_t server = 0;
+  ConsulRotation servers(consul_);
   uint64_t index = 0;
-  std::string entered;
   while (!stop.stop_requested()) {
-    const auto& [host, port, netns] = consul_[server];
-    if (!EnterEndpointNetns(netns, &entered)) return;
+    const Endpoint* consul = servers.Current();
+    if (consul == nullptr) return;
     std::string path = "/v1/kv/" + key_;
     if (index > 0) path += "?index=" + std::to_string(index) + "&wait=1s";
-    auto r = testing::HttpCall("GET", host, port, path, "", {}, milliseconds(2500));
+    auto r = testing::HttpCall("GET", consul->host, consul->port, path, "", {}, milliseconds(2500));
     if (!r.ok() || (r->status != 200 && r->status != 404)) {
-      server = (server + 1) % consul_.size();
+      servers.Next();
       index = 0;
       SleepUntil(stop, Clock::now() + milliseconds(20));
       continue;
