@@ -406,19 +406,20 @@ TEST(ProductionTopology, TwoNodeMasterKeepsTakingWritesWhileItsReplicaResyncs) {
 // A restarted host's Redis (default configuration: it boots as a writable
 // master) may accept writes beside the group's master only until its agent
 // first reaches it. The rig boots a host as its init system would
-// (examples/systemd/resec.service's After= decides what resec waits for; Redis
-// and the Consul client start side by side, Redis ready in milliseconds, the
-// client once it has joined, a few hundred). An agent that fences a Redis
-// process it has not seen before on first contact, without waiting for
-// Consul, started as soon as Redis is ready, does so within milliseconds:
-// 100 ms is that, the prober's 10 ms rounds and a loaded machine's
-// scheduling delay.
-constexpr auto kMaxRestartedRedisWritable = 100ms;
+// (examples/systemd/resec.service's After= decides what resec waits for;
+// Redis and the Consul client start side by side, Redis ready within
+// milliseconds, the client once it has joined, 100 ms and more later). An
+// agent that fences a Redis process it has not seen before on first
+// contact, without waiting for Consul, started as soon as Redis is ready,
+// needs its own start (exec, settings, one connection) and one command: a
+// few milliseconds, 20-30 on this loaded 2-core machine. 50 ms is that plus
+// the prober's 10 ms rounds.
+constexpr auto kMaxRestartedRedisWritable = 50ms;
 
 // Crashes the master's host, waits until another host is the passing master
 // in Consul, and restarts the crashed host in systemd order (Consul client,
 // Redis, resec). Returns the crashed host.
-int CrashMasterHostAndRestartAfterFailover(Rig& rig, int master, const RedisStart& how = {}) {
+int CrashMasterHostAndRestartAfterFailover(Rig& rig, int master, const RedisStart& how) {
   rig.CrashHost(master);
   // Serf declares the host failed, its session goes, another agent is
   // elected and registered passing.
@@ -437,29 +438,48 @@ int CrashMasterHostAndRestartAfterFailover(Rig& rig, int master, const RedisStar
   return master;
 }
 
+// How many crash-and-restart cycles tests 5 and 6 run: their windows depend
+// on how long a host's Consul client takes to join and when it first syncs,
+// which vary from run to run; the worst cycle is judged.
+constexpr int kHostRestartCycles = 3;
+
 TEST(ProductionTopology, RestartedHostsRedisNeverTakesWritesBesideTheMaster) {
   Rig rig({.hosts = 3});
   int master = -1;
   ASSERT_NO_FATAL_FAILURE(StartConverged(rig, &master));
   if (IsSkipped()) return;
+  const int replica = (master + 1) % rig.hosts();
   auto prober = StartProber(rig, master);
-  ASSERT_NO_FATAL_FAILURE(CrashMasterHostAndRestartAfterFailover(rig, master));
-  std::string which;
-  const int64_t dual = LongestDualWritableMs(*prober, &which);
+  int64_t worst = 0;
+  for (int cycle = 0; cycle < kHostRestartCycles; ++cycle) {
+    rig.CrashHost(replica);
+    ASSERT_TRUE(rig.StartHost(replica).ok());
+    std::string why;
+    ASSERT_TRUE(rig.WaitConverged(60s, &why)) << why;
+    const int64_t dual = LongestDualWritableMs(*prober);
+    std::printf("[ rig      ] restart %d: the restarted Redis took writes beside the master for %lld ms\n",
+                cycle + 1, static_cast<long long>(dual));
+    worst = std::max(worst, dual);
+  }
   prober->Stop();
-  std::printf("[ rig      ] the restarted Redis took writes beside the master for %lld ms\n",
-              static_cast<long long>(dual));
-  EXPECT_LE(milliseconds(dual), kMaxRestartedRedisWritable)
-      << "two Redis accepted writes together for " << dual << " ms (" << which << ")";
+  EXPECT_LE(milliseconds(worst), kMaxRestartedRedisWritable)
+      << "two Redis accepted writes together for up to " << worst << " ms";
 }
 
 // ------------------------------------------------------------------ defect 6
 
-// Consul must not list two passing masters at any moment a client could ask:
-// the restarted host's agent can make its restored registration harmless
-// before it counts (or the group's holder can mark a dead holder's
-// registration critical), so no sample may show two. The probe's 10 ms
-// sampling is the resolution.
+// Consul must not list two passing masters at any moment a client could ask.
+// The master's host restarts right after the group failed over, as a quick
+// reboot does: its Consul client restores the old redis-master registration
+// with the check state it persisted, passing until the check TTL after the
+// dead agent's last refresh. Even past that TTL the servers' copy from
+// before the crash (passing) counts again once the node rejoins, until the
+// client's first anti-entropy sync (staggered up to 3 s after it joins).
+// The agent starts only after Redis has loaded, so neither may be left to
+// it; how the registration is made (its check and TTL) and the agent that
+// took over can keep both from ever advertising a master that does not hold
+// the lock. No sample may show two; the probe's 10 ms sampling is the
+// resolution.
 constexpr auto kMaxTwoPassingMasters = 0ms;
 // Redis' key-load-delay (microseconds per key while loading a snapshot):
 // 20k keys load for 4 s or more, longer than the 3 s within which a
@@ -475,18 +495,31 @@ TEST(ProductionTopology, RestartedHostNeverAdvertisesAStaleMaster) {
   // The crashed host comes back with a snapshot to load, slowly, as
   // gigabytes load: its agent starts only once Redis is ready.
   ASSERT_TRUE(rig.LoadKeys(master, kSlowLoadKeys, kValueBytes).ok());
-  ASSERT_TRUE(rig.Redis(master, {"SAVE"}, 30s).ok());
   PassingProbe probe(rig.ServerEndpoints(), "redis-master", kProbeInterval);
   probe.Start();
-  ASSERT_NO_FATAL_FAILURE(CrashMasterHostAndRestartAfterFailover(
-      rig, master, {.extra_args = {"--key-load-delay", kSlowLoadDelayUs}}));
+  milliseconds worst{0};
+  std::string worst_nodes;
+  for (int cycle = 0; cycle < kHostRestartCycles; ++cycle) {
+    ASSERT_TRUE(rig.Redis(master, {"SAVE"}, 30s).ok());
+    ASSERT_NO_FATAL_FAILURE(CrashMasterHostAndRestartAfterFailover(
+        rig, master, {.extra_args = {"--key-load-delay", kSlowLoadDelayUs}}));
+    std::string nodes;
+    const milliseconds two = probe.LongestAtLeast(2, &nodes);
+    std::printf("[ rig      ] after restart %d: the longest two-passing-masters window so far %lld ms (%s)\n",
+                cycle + 1,
+                static_cast<long long>(two.count()), nodes.c_str());
+    if (two > worst) {
+      worst = two;
+      worst_nodes = nodes;
+    }
+    std::string why;
+    std::optional<int> m = rig.WaitConverged(60s, &why);
+    ASSERT_TRUE(m) << why;
+    master = *m;
+  }
   probe.Stop();
-  std::string nodes;
-  const milliseconds two = probe.LongestAtLeast(2, &nodes);
-  std::printf("[ rig      ] Consul listed two passing masters for %lld ms (%s)\n",
-              static_cast<long long>(two.count()), nodes.c_str());
-  EXPECT_LE(two, kMaxTwoPassingMasters) << "Consul listed two passing masters (" << nodes << ") for " << two.count()
-                                        << " ms";
+  EXPECT_LE(worst, kMaxTwoPassingMasters)
+      << "Consul listed two passing masters (" << worst_nodes << ") for " << worst.count() << " ms";
 }
 
 }  // namespace

@@ -132,7 +132,9 @@ Status Rig::WaitConsulLeader(const std::string& ns, const std::string& who, Chil
         });
         return r.ok() && r->status == 200 && r->body.size() > 2;  // "" while there is no leader
       },
-      timeout, milliseconds(50));
+      // 5 ms: a Type=notify unit's readiness reaches systemd at once, and
+      // what starts after it (resec) must not start much later here.
+      timeout, milliseconds(5));
   if (process.Running() && up) return Status::Ok();
   const std::string what = process.Running() ? "knows no Consul leader" : "exited during start";
   process.Kill();
