@@ -99,8 +99,11 @@ int Up(const std::vector<std::string>& args) {
   if (master) std::printf("converged: master %s (%s)\n", rig.host(*master).name.c_str(), rig.redis_addr(*master).c_str());
   else if (o.start_agents) std::printf("not converged: %s\n", why.c_str());
   std::printf("e.g.  ip netns exec %s redis-cli info replication\n", rig.host(0).ns.c_str());
-  std::printf("      ip netns exec %s sh -c 'set -a; . %s/examples/systemd/resec.env; set +a; %s status'\n",
-              rig.host(0).ns.c_str(), RESEC_SOURCE_DIR, o.resec_bin.empty() ? "resec" : o.resec_bin.c_str());
+  // `resec status` with h1's agent settings, as an operator on h1 runs it.
+  std::string env;
+  for (const auto& [key, value] : rig.agent_env(0)) env += key + "=" + value + " ";
+  std::printf("      ip netns exec %s env %s%s status\n", rig.host(0).ns.c_str(), env.c_str(),
+              rig.options().resec_bin.c_str());
   std::printf("      curl -s http://%s:8500/v1/health/service/redis-master?passing\n", rig.server(0).ip.c_str());
   std::printf("Ctrl-C tears it down.\n");
   std::fflush(stdout);
