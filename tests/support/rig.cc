@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -320,6 +321,11 @@ Status Rig::StartAgent(int k, const std::map<std::string, std::string>& extra_en
     env["FAKETIME_TIMESTAMP_FILE"] = offset.string();
     env["FAKETIME_NO_CACHE"] = "1";  // re-read the file on every clock read: steps apply at once
     if (!options_.faketime_monotonic) env["DONT_FAKE_MONOTONIC"] = "1";
+    // An ASan agent refuses to start with another library preloaded before
+    // its runtime; libfaketime only wraps clock calls, which ASan leaves be.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    env["ASAN_OPTIONS"] = std::string(asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "") +
+                          "verify_asan_link_order=0";
   }
   auto child = ChildProcess::Start({.argv = RigNetwork::InMember(host(k), {options_.resec_bin}),
                                     .env = env,
