@@ -136,14 +136,7 @@ StatusOr<std::vector<int64_t>> ReadSequence(int port) {
   // guards against a server that is still loading a full sync.
   auto r = testing::RedisCall(port, {"LRANGE", kKey, "0", "-1"}, "", "", std::chrono::seconds(10));
   if (!r.ok()) return r.status();
-  std::vector<int64_t> out;
-  std::istringstream in(*r);
-  std::string line;
-  while (std::getline(in, line)) {
-    int64_t v = 0;
-    if (std::from_chars(line.data(), line.data() + line.size(), v).ec == std::errc()) out.push_back(v);
-  }
-  return out;
+  return testing::IntegerLines(*r);
 }
 
 }  // namespace resec::bench

@@ -14,6 +14,9 @@ packages=(
   # page), `systemd-analyze verify` of the unit (man-db for its man check),
   # `docker-compose config` of the compose example, YAML for its environment.
   dpkg-dev help2man systemd man-db docker-compose python3-yaml
+  # The production-topology rig (docs/rig.md): one-way drops inside a host's
+  # namespace, and clock steps for an agent.
+  nftables faketime
 )
 
 missing=()

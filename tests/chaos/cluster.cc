@@ -6,8 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "redis_conn.h"
 #include "support/calls.h"
+#include "support/consul_health.h"
+#include "support/redis_conn.h"
 #include "support/free_port.h"
 #include "support/wait_for.h"
 
@@ -16,6 +17,7 @@ namespace resec::chaos {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using testing::ChildProcess;
+using testing::RedisOnce;
 using testing::TailFile;
 using testing::WaitFor;
 
@@ -53,40 +55,12 @@ int ToInt(const std::string& s, int fallback) {
   return v;
 }
 
-// The worst of an instance's checks, naming the ones not passing:
-// "passing", "critical (serfHealth)".
-std::string WorstStatus(const json& checks) {
-  int worst = 0;  // 0 passing, 1 warning, 2 critical
-  if (!checks.is_array()) return "critical";
-  std::string failing;
-  for (const json& c : checks) {
-    const std::string s = c.is_object() ? c.value("Status", "critical") : "critical";
-    const int level = s == "passing" ? 0 : s == "warning" ? 1 : 2;
-    worst = std::max(worst, level);
-    if (level > 0 && c.is_object()) failing += (failing.empty() ? "" : ", ") + c.value("CheckID", std::string("?"));
-  }
-  if (worst == 0) return "passing";
-  return std::string(worst == 1 ? "warning" : "critical") + " (" + failing + ")";
-}
-
 StatusOr<std::vector<ServiceInstance>> ParseHealth(const testing::HttpReply& reply, const std::string& path) {
-  if (reply.status != 200) return Unavailable(path + ": HTTP " + std::to_string(reply.status) + " " + reply.body);
-  json j = json::parse(reply.body, nullptr, false);
-  if (j.is_discarded() || !j.is_array()) return Internal(path + ": not a JSON array");
+  auto parsed = testing::ParseHealthReply(reply, path);
+  if (!parsed.ok()) return parsed.status();
   std::vector<ServiceInstance> out;
-  try {
-    for (const json& e : j) {
-      ServiceInstance s;
-      s.id = e.at("Service").value("ID", "");
-      s.node = e.at("Node").value("Node", "");
-      s.address = e.at("Service").value("Address", "");
-      if (s.address.empty()) s.address = e.at("Node").value("Address", "");
-      s.port = e.at("Service").value("Port", 0);
-      s.status = WorstStatus(e.value("Checks", json::array()));
-      out.push_back(std::move(s));
-    }
-  } catch (const json::exception& ex) {
-    return Internal(path + ": " + ex.what());
+  for (const testing::HealthInstance& h : *parsed) {
+    out.push_back({.id = h.id, .node = h.node, .address = h.address, .port = h.port, .status = h.WorstStatus()});
   }
   return out;
 }
@@ -118,9 +92,9 @@ Cluster::~Cluster() {
   for (auto& c : consul_) c.Kill();
 }
 
-std::vector<std::pair<std::string, int>> Cluster::ConsulClientAddrs() const {
-  std::vector<std::pair<std::string, int>> out;
-  for (int i = 0; i < kNodes; ++i) out.emplace_back(net(i).ip, ports(i).consul_http);
+std::vector<testing::Endpoint> Cluster::ConsulClientAddrs() const {
+  std::vector<testing::Endpoint> out;
+  for (int i = 0; i < kNodes; ++i) out.push_back({net(i).ip, ports(i).consul_http});
   return out;
 }
 

@@ -34,6 +34,7 @@
 #include "network.h"
 #include "resec/status.h"
 #include "support/child_process.h"
+#include "support/traffic.h"
 
 namespace resec::chaos {
 
@@ -102,7 +103,7 @@ class Cluster {
   std::string node_name(int i) const { return "chaos-n" + std::to_string(i + 1); }
   std::string redis_addr(int i) const { return net(i).ip + ":" + std::to_string(ports(i).redis); }
   // The Consul HTTP addresses a client on the cluster network would use.
-  std::vector<std::pair<std::string, int>> ConsulClientAddrs() const;
+  std::vector<testing::Endpoint> ConsulClientAddrs() const;
   // Node index of a Consul node name, -1 if none.
   int NodeOfName(const std::string& name) const;
 

@@ -3,10 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <memory>
-
-#include "support/child_process.h"
+#include "support/netns.h"
 
 namespace resec::chaos {
 namespace {
@@ -14,8 +11,6 @@ namespace {
 // The second octet of every address: a private range unlikely to be in use
 // on a test machine (checked nowhere; pick another here if it is).
 constexpr int kNetOctet = 213;
-// `ip` finishes in milliseconds; 10 s only bounds a wedged netlink call.
-constexpr std::chrono::seconds kCommandTimeout{10};
 
 std::string Bridge(int id) { return "rcbr" + std::to_string(id); }
 std::string Ns(int id, int k) { return "rc" + std::to_string(id) + "n" + std::to_string(k); }
@@ -23,59 +18,20 @@ std::string RootVeth(int id, int k) { return "rc" + std::to_string(id) + "v" + s
 std::string MgmtVeth(int id, int k) { return "rc" + std::to_string(id) + "m" + std::to_string(k); }
 std::string Prefix(int id) { return "10." + std::to_string(kNetOctet) + "." + std::to_string(id) + "."; }
 
-std::string Join(const std::vector<std::string>& argv) {
-  std::string s;
-  for (const std::string& a : argv) s += (s.empty() ? "" : " ") + a;
-  return s;
-}
-
-struct PipeClose {
-  void operator()(FILE* f) const { ::pclose(f); }
-};
-
-// Pids still running in namespace `ns` (from `ip netns pids`).
-std::vector<pid_t> PidsIn(const std::string& ns) {
-  std::vector<pid_t> out;
-  std::unique_ptr<FILE, PipeClose> p(::popen(("ip netns pids " + ns + " 2>/dev/null").c_str(), "r"));
-  if (p == nullptr) return out;
-  long pid = 0;
-  while (std::fscanf(p.get(), "%ld", &pid) == 1) out.push_back(static_cast<pid_t>(pid));
-  return out;
-}
-
 }  // namespace
-
-Status RunCommand(const std::vector<std::string>& argv, const std::filesystem::path& log_dir) {
-  auto child = testing::ChildProcess::Start({.argv = argv, .log_dir = log_dir, .log_name = "net.log"});
-  if (!child.ok()) return child.status();
-  std::optional<testing::ExitStatus> exit = child->Wait(kCommandTimeout);
-  if (!exit) {
-    child->Kill();
-    return DeadlineExceeded("`" + Join(argv) + "` did not finish in 10 s");
-  }
-  if (!exit->Exited() || exit->code != 0) {
-    return FailedPrecondition("`" + Join(argv) + "` failed (" + exit->ToString() + "), see " +
-                              (log_dir / "net.log").string());
-  }
-  return Status::Ok();
-}
 
 void Network::RemoveLeftovers(int id, const std::filesystem::path& log_dir) {
   for (int k = 1; k <= kNodes; ++k) {
     // Children of a crashed run die with it (PDEATHSIG); anything left in a
     // namespace of this id keeps the namespace and its veths alive.
-    for (pid_t pid : PidsIn(Ns(id, k))) ::kill(pid, SIGKILL);
+    for (pid_t pid : testing::PidsInNetns(Ns(id, k))) ::kill(pid, SIGKILL);
   }
-  auto quiet = [&](std::vector<std::string> argv) {
-    // Absent already is the usual case: failures are expected and ignored.
-    if (std::system(("ip " + Join(argv) + " >/dev/null 2>&1").c_str()) != 0) return;
-  };
   for (int k = 1; k <= kNodes; ++k) {
-    quiet({"netns", "del", Ns(id, k)});
-    quiet({"link", "del", RootVeth(id, k)});
-    quiet({"link", "del", MgmtVeth(id, k)});
+    testing::RunQuietly("ip netns del " + Ns(id, k));
+    testing::RunQuietly("ip link del " + RootVeth(id, k));
+    testing::RunQuietly("ip link del " + MgmtVeth(id, k));
   }
-  quiet({"link", "del", Bridge(id)});
+  testing::RunQuietly("ip link del " + Bridge(id));
   (void)log_dir;
 }
 
@@ -141,7 +97,7 @@ Status Network::SetUpNamespaces() {
     cmds.insert(cmds.end(), node_cmds.begin(), node_cmds.end());
   }
   for (const auto& c : cmds) {
-    if (Status st = RunCommand(c, log_dir_); !st.ok()) return st;
+    if (Status st = testing::RunCommand(c, log_dir_); !st.ok()) return st;
   }
   return Status::Ok();
 }
@@ -162,14 +118,14 @@ std::vector<std::string> Network::InNode(int i, std::vector<std::string> argv) c
 
 Status Network::Cut(int i) {
   if (!namespaces_) return FailedPrecondition("no partition on loopback");
-  if (Status st = RunCommand({"ip", "link", "set", RootVeth(net_id_, i + 1), "down"}, log_dir_); !st.ok()) return st;
+  if (Status st = testing::RunCommand({"ip", "link", "set", RootVeth(net_id_, i + 1), "down"}, log_dir_); !st.ok()) return st;
   cut_.at(static_cast<size_t>(i)) = true;
   return Status::Ok();
 }
 
 Status Network::Restore(int i) {
   if (!namespaces_) return FailedPrecondition("no partition on loopback");
-  if (Status st = RunCommand({"ip", "link", "set", RootVeth(net_id_, i + 1), "up"}, log_dir_); !st.ok()) return st;
+  if (Status st = testing::RunCommand({"ip", "link", "set", RootVeth(net_id_, i + 1), "up"}, log_dir_); !st.ok()) return st;
   cut_.at(static_cast<size_t>(i)) = false;
   return Status::Ok();
 }

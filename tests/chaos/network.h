@@ -80,8 +80,4 @@ class Network {
   std::vector<bool> cut_ = std::vector<bool>(kNodes, false);
 };
 
-// Runs a command (ip, mostly) to completion, output appended to
-// log_dir/net.log; an error names the command when it fails or exceeds 10 s.
-Status RunCommand(const std::vector<std::string>& argv, const std::filesystem::path& log_dir);
-
 }  // namespace resec::chaos

@@ -20,13 +20,27 @@
 
 #include "cluster.h"
 #include "network.h"
-#include "redis_conn.h"
 #include "resec/config.h"
 #include "settings.h"
 #include "support/child_process.h"
-#include "traffic.h"
+#include "support/redis_conn.h"
+#include "support/traffic.h"
 
 namespace resec::chaos {
+
+// The clients are the shared ones (tests/support/traffic.h).
+using testing::Clock;
+using testing::Endpoint;
+using testing::kSeqKey;
+using testing::kWaitReplicas;
+using testing::kWaitTimeoutMs;
+using testing::kWriteInterval;
+using testing::LockWatcher;
+using testing::Prober;
+using testing::RedisOnce;
+using testing::WriteCounts;
+using testing::Writer;
+
 namespace {
 
 using nlohmann::json;
@@ -418,16 +432,17 @@ Status Runner::Setup() {
   origin_wall_ = std::chrono::system_clock::now();
   prober_ = std::make_unique<Prober>(
       [&] {
-        std::vector<std::pair<std::string, int>> t;
-        for (int i = 0; i < kNodes; ++i) t.emplace_back(cluster_->net(i).mgmt_ip, cluster_->ports(i).redis);
+        std::vector<Endpoint> t;
+        for (int i = 0; i < kNodes; ++i) t.push_back({cluster_->net(i).mgmt_ip, cluster_->ports(i).redis});
         return t;
       }(),
       origin_, kProbeInterval, kProbeTimeout);
   prober_->Start();
   {
-    std::vector<std::pair<std::string, int>> servers, redis;
+    std::vector<Endpoint> servers;
+    std::vector<std::pair<std::string, int>> redis;
     for (int i = 0; i < kNodes; ++i) {
-      servers.emplace_back(cluster_->net(i).mgmt_ip, cluster_->ports(i).consul_http);
+      servers.push_back({cluster_->net(i).mgmt_ip, cluster_->ports(i).consul_http});
       redis.emplace_back(cluster_->net(i).ip, cluster_->ports(i).redis);
     }
     lock_watcher_ = std::make_unique<LockWatcher>(servers, agent_config_.lock_key, redis);

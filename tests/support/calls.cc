@@ -4,7 +4,9 @@
 #include <httplib.h>
 #include <sys/time.h>
 
+#include <charconv>
 #include <memory>
+#include <sstream>
 #include <string_view>
 
 namespace resec::testing {
@@ -159,6 +161,17 @@ StatusOr<HttpReply> HttpsCall(const std::string& method, const std::string& host
                        X509_verify_cert_error_string(client.get_openssl_verify_result()) + ")");
   }
   return reply;
+}
+
+std::vector<int64_t> IntegerLines(const std::string& rendered) {
+  std::vector<int64_t> out;
+  std::istringstream in(rendered);
+  std::string line;
+  while (std::getline(in, line)) {
+    int64_t v = 0;
+    if (std::from_chars(line.data(), line.data() + line.size(), v).ec == std::errc()) out.push_back(v);
+  }
+  return out;
 }
 
 }  // namespace resec::testing

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ namespace resec::testing {
 
 // A hiredis reply as text, the way RedisCall renders it (below).
 std::string RenderRedisReply(const redisReply& reply);
+
+// The integers of a rendered array reply, one per line (LRANGE of numbers);
+// lines that are not integers are skipped.
+std::vector<int64_t> IntegerLines(const std::string& rendered);
 
 // One Redis command on 127.0.0.1:port over a fresh hiredis connection.
 // AUTHs first when a password is given (AUTH username password when username

@@ -1,8 +1,8 @@
-#include "redis_conn.h"
+#include "support/redis_conn.h"
 
 #include <sys/time.h>
 
-namespace resec::chaos {
+namespace resec::testing {
 namespace {
 
 timeval ToTimeval(std::chrono::milliseconds d) {
@@ -49,4 +49,4 @@ StatusOr<std::string> RedisOnce(const std::string& host, int port, const std::ve
   return RenderReply(r.get());
 }
 
-}  // namespace resec::chaos
+}  // namespace resec::testing

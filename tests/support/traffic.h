@@ -1,20 +1,22 @@
-// The chaos runner's clients, each on threads of its own:
+// The clients of the namespaced harnesses (the chaos runner, the
+// production-topology rig), each on threads of its own:
 //
-// Writer: the benchmark's writer (bench/writer.h) for a cluster on real
+// Writer: the benchmark's writer (bench/writer.h) for a group on real
 // addresses. One thread follows the master service with blocking health
 // queries (`/v1/health/service/redis-master?passing`) against one Consul
-// server, moving to the next when it fails, as a client configured with the
-// three servers would; another sends `RPUSH chaos:seq <n>` every 2 ms to the
+// agent, moving to the next when it fails, as a client configured with the
+// three servers would; another sends `RPUSH <key> <n>` every 2 ms to the
 // address it last heard of and, when acknowledged, `WAIT 1 100`
-// ("WAIT-acknowledged" when a replica has it). It uses the cluster network
+// ("WAIT-acknowledged" when a replica has it). It uses the group's network
 // only: a node that is cut off is out of its reach, as for a real client.
 // Every write is recorded under the tag (fault episode) current when it was
 // sent.
 //
 // Prober: the dual-master detector. Every `interval` (a "round", aligned to a
-// common origin) one thread per node sends `SET chaos:probe:n<k> <round>` to
-// that node's Redis over the runner's management path (reachable during a
-// cut), with a short timeout. A node "accepts writes" in a round when that
+// common origin) one thread per node sends `SET probe:n<k> <round>` to that
+// node's Redis over the harness's management path (reachable during a cut:
+// a management veth, or a thread inside the node's namespace talking to its
+// 127.0.0.1), with a short timeout. A node "accepts writes" in a round when that
 // SET is answered OK; a paused server (CLIENT PAUSE WRITE, SIGSTOP) times
 // out and one refusing (READONLY, NOREPLICAS) answers an error, and neither
 // accepts. A round whose probe was skipped (the previous one was still
@@ -34,7 +36,7 @@
 #include <utility>
 #include <vector>
 
-namespace resec::chaos {
+namespace resec::testing {
 
 using Clock = std::chrono::steady_clock;
 
@@ -44,7 +46,16 @@ inline constexpr std::chrono::milliseconds kClientConnectTimeout{100};
 inline constexpr std::chrono::milliseconds kClientReplyTimeout{250};
 inline constexpr int kWaitReplicas = 1;
 inline constexpr int kWaitTimeoutMs = 100;
-inline constexpr char kSeqKey[] = "chaos:seq";
+inline constexpr char kSeqKey[] = "writer:seq";
+
+// A server to talk to: host:port, dialled from a thread inside network
+// namespace `netns` ("" = the caller's own). A list of endpoints is either
+// all in the caller's namespace or all in namespaces of their own.
+struct Endpoint {
+  std::string host;
+  int port = 0;
+  std::string netns = {};
+};
 
 struct WriteCounts {
   int64_t writes = 0;
@@ -55,8 +66,10 @@ struct WriteCounts {
 class Writer {
  public:
   // node_addrs: each node's Redis "ip:port", to name where a write went.
-  Writer(std::vector<std::pair<std::string, int>> consul, std::vector<std::string> node_addrs,
-         Clock::time_point origin);
+  // hosts: names a registration may carry (REDIS_ADDR redis1:6379) and the
+  // address they stand for, as a client's resolver would map them.
+  Writer(std::vector<Endpoint> consul, std::vector<std::string> node_addrs, Clock::time_point origin,
+         std::map<std::string, std::string> hosts = {});
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -93,9 +106,10 @@ class Writer {
   void DiscoverLoop(std::stop_token stop);
   void WriteLoop(std::stop_token stop);
 
-  const std::vector<std::pair<std::string, int>> consul_;
+  const std::vector<Endpoint> consul_;
   const std::vector<std::string> node_addrs_;
   const Clock::time_point origin_;
+  const std::map<std::string, std::string> hosts_;
   std::atomic<int> tag_{0};
   std::atomic<int64_t> seq_{0};
   mutable std::mutex mu_;
@@ -108,8 +122,8 @@ class Writer {
 
 class Prober {
  public:
-  Prober(std::vector<std::pair<std::string, int>> targets, Clock::time_point origin,
-         std::chrono::milliseconds interval, std::chrono::milliseconds timeout);
+  Prober(std::vector<Endpoint> targets, Clock::time_point origin, std::chrono::milliseconds interval,
+         std::chrono::milliseconds timeout);
   ~Prober();
   Prober(const Prober&) = delete;
   Prober& operator=(const Prober&) = delete;
@@ -132,7 +146,7 @@ class Prober {
  private:
   void ProbeLoop(std::stop_token stop, int node);
 
-  const std::vector<std::pair<std::string, int>> targets_;
+  const std::vector<Endpoint> targets_;
   const Clock::time_point origin_;
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds timeout_;
@@ -144,10 +158,70 @@ class Prober {
   std::vector<std::jthread> threads_;
 };
 
+// What a writer lost: its acknowledged (and WAIT-acknowledged) writes that
+// the final master does not hold. `present` is the sequence read back from
+// that master (LRANGE of kSeqKey).
+struct WriteLoss {
+  int64_t acked = 0;
+  int64_t acked_lost = 0;
+  int64_t wait_acked = 0;
+  int64_t wait_acked_lost = 0;
+  int64_t first_lost = 0;  // the first acknowledged write missing, 0 if none
+  std::string ToString() const;  // "lost 12/3400 acknowledged, 0/3390 WAIT-acknowledged writes"
+};
+WriteLoss CountLoss(const Writer& writer, const std::vector<int64_t>& present);
+
+// A run of consecutive prober rounds in which two or more nodes accepted a
+// write: two writable masters.
+struct MultiWriterWindow {
+  int64_t first_round = 0;
+  int64_t rounds = 0;
+  unsigned nodes = 0;  // bit k: node k accepted in some round of the run
+};
+std::vector<MultiWriterWindow> MultiWriterWindows(const std::vector<Prober::Round>& rounds);
+
+// PassingProbe: what a client discovering the master sees. Every `interval`
+// it asks one Consul agent for `/v1/health/service/<service>?passing` and
+// records how many instances answered and on which nodes, so a window with
+// two passing masters is measured, not guessed. The endpoint may be inside a
+// namespace (management path).
+//
+// Thread-safety: Start()/Stop() from the owner; the queries are thread-safe.
+class PassingProbe {
+ public:
+  PassingProbe(std::vector<Endpoint> consul, std::string service, std::chrono::milliseconds interval);
+  ~PassingProbe();
+  PassingProbe(const PassingProbe&) = delete;
+  PassingProbe& operator=(const PassingProbe&) = delete;
+
+  void Start();
+  void Stop();
+
+  struct Sample {
+    Clock::time_point at;
+    std::vector<std::string> nodes;  // one per passing instance
+  };
+  std::vector<Sample> Samples() const;
+  // The longest run of samples with at least `n` passing instances: from
+  // its first sample to the first sample after it (or its last, if none);
+  // zero when there was none. *nodes gets the nodes seen in that run.
+  std::chrono::milliseconds LongestAtLeast(size_t n, std::string* nodes = nullptr) const;
+
+ private:
+  void Loop(std::stop_token stop);
+
+  const std::vector<Endpoint> consul_;
+  const std::string service_;
+  const std::chrono::milliseconds interval_;
+  mutable std::mutex mu_;
+  std::vector<Sample> samples_;  // GUARDED_BY(mu_)
+  std::jthread thread_;
+};
+
 // LockWatcher: who holds the agents' lock over time, so a dual-master window
 // can tell the legitimate master (the holder) from the one that should have
 // been fenced. Blocking queries on the lock key, against each Consul server
-// in turn over the runner's management path; the holder is the node whose
+// in turn over the harness's management path; the holder is the node whose
 // address the lock value names while the key has a session.
 //
 // Thread-safety: Start()/Stop() from the owner; HolderAt() is thread-safe.
@@ -155,8 +229,7 @@ class LockWatcher {
  public:
   // node_addrs: each node's Redis "ip:port" (the lock value names the
   // holder's announce address and port).
-  LockWatcher(std::vector<std::pair<std::string, int>> consul, std::string key,
-              std::vector<std::pair<std::string, int>> node_addrs);
+  LockWatcher(std::vector<Endpoint> consul, std::string key, std::vector<std::pair<std::string, int>> node_addrs);
   ~LockWatcher();
   LockWatcher(const LockWatcher&) = delete;
   LockWatcher& operator=(const LockWatcher&) = delete;
@@ -169,7 +242,7 @@ class LockWatcher {
  private:
   void Loop(std::stop_token stop);
 
-  const std::vector<std::pair<std::string, int>> consul_;
+  const std::vector<Endpoint> consul_;
   const std::string key_;
   const std::vector<std::pair<std::string, int>> node_addrs_;
   mutable std::mutex mu_;
@@ -177,4 +250,4 @@ class LockWatcher {
   std::jthread thread_;
 };
 
-}  // namespace resec::chaos
+}  // namespace resec::testing

@@ -1,14 +1,17 @@
-#include "traffic.h"
+#include "support/traffic.h"
 
 #include <algorithm>
+#include <bit>
+#include <set>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
-#include "redis_conn.h"
 #include "support/calls.h"
+#include "support/netns.h"
+#include "support/redis_conn.h"
 
-namespace resec::chaos {
+namespace resec::testing {
 
 using std::chrono::milliseconds;
 
@@ -23,14 +26,43 @@ void SleepUntil(const std::stop_token& stop, Clock::time_point t) {
   }
 }
 
+// Follows the endpoint's namespace: the calling thread joins it when it
+// differs from the one joined last (*entered). Endpoints are all in the
+// caller's namespace ("") or all in namespaces of their own.
+bool EnterEndpointNetns(const std::string& netns, std::string* entered) {
+  if (netns.empty() || netns == *entered) return true;
+  if (!EnterNetns(netns).ok()) return false;
+  *entered = netns;
+  return true;
+}
+
+// The Consul agents a client is configured with, used as such a client
+// does: the current one until it fails, then the next. The calling thread
+// follows the current endpoint's namespace.
+class ConsulRotation {
+ public:
+  explicit ConsulRotation(const std::vector<Endpoint>& consul) : consul_(consul) {}
+  // The endpoint to ask now; nullptr if its namespace cannot be entered.
+  const Endpoint* Current() {
+    const Endpoint& e = consul_[i_];
+    return EnterEndpointNetns(e.netns, &entered_) ? &e : nullptr;
+  }
+  void Next() { i_ = (i_ + 1) % consul_.size(); }
+
+ private:
+  const std::vector<Endpoint>& consul_;
+  size_t i_ = 0;
+  std::string entered_;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
 // Writer
 
-Writer::Writer(std::vector<std::pair<std::string, int>> consul, std::vector<std::string> node_addrs,
-               Clock::time_point origin)
-    : consul_(std::move(consul)), node_addrs_(std::move(node_addrs)), origin_(origin) {
+Writer::Writer(std::vector<Endpoint> consul, std::vector<std::string> node_addrs, Clock::time_point origin,
+               std::map<std::string, std::string> hosts)
+    : consul_(std::move(consul)), node_addrs_(std::move(node_addrs)), origin_(origin), hosts_(std::move(hosts)) {
   records_.reserve(1 << 20);
 }
 
@@ -49,20 +81,21 @@ void Writer::Stop() {
 }
 
 void Writer::DiscoverLoop(std::stop_token stop) {
-  size_t server = 0;
+  ConsulRotation servers(consul_);
   uint64_t index = 0;
   while (!stop.stop_requested()) {
-    const auto& [host, port] = consul_[server];
+    const Endpoint* consul = servers.Current();
+    if (consul == nullptr) return;
     std::string path = "/v1/health/service/redis-master?passing";
     // wait=1s keeps Stop() prompt; the read timeout allows Consul's jitter
     // (wait/16) and a slow answer from a server that lost its leader.
     if (index > 0) path += "&index=" + std::to_string(index) + "&wait=1s";
     const auto start = Clock::now();
-    auto r = testing::HttpCall("GET", host, port, path, "", {}, milliseconds(2500));
+    auto r = testing::HttpCall("GET", consul->host, consul->port, path, "", {}, milliseconds(2500));
     if (!r.ok() || r->status != 200) {
       // This server is down, cut off or without a leader: a client with
       // several servers configured moves on to the next.
-      server = (server + 1) % consul_.size();
+      servers.Next();
       index = 0;
       SleepUntil(stop, Clock::now() + milliseconds(50));
       continue;
@@ -77,6 +110,7 @@ void Writer::DiscoverLoop(std::stop_token stop) {
         // Several passing masters: a client takes the first, so do we.
         std::string addr = j[0].at("Service").value("Address", "");
         if (addr.empty()) addr = j[0].at("Node").value("Address", "");
+        if (auto h = hosts_.find(addr); h != hosts_.end()) addr = h->second;
         const int p = j[0].at("Service").value("Port", 0);
         std::lock_guard lock(mu_);
         target_host_ = addr;
@@ -206,8 +240,8 @@ std::string Writer::Target() const {
 // ---------------------------------------------------------------------------
 // Prober
 
-Prober::Prober(std::vector<std::pair<std::string, int>> targets, Clock::time_point origin,
-               milliseconds interval, milliseconds timeout)
+Prober::Prober(std::vector<Endpoint> targets, Clock::time_point origin, milliseconds interval,
+               milliseconds timeout)
     : targets_(std::move(targets)),
       origin_(origin),
       interval_(interval),
@@ -238,8 +272,11 @@ void Prober::Stop() {
 }
 
 void Prober::ProbeLoop(std::stop_token stop, int node) {
-  const auto& [host, port] = targets_[static_cast<size_t>(node)];
-  const std::string key = "chaos:probe:n" + std::to_string(node + 1);
+  const auto& [host, port, netns] = targets_[static_cast<size_t>(node)];
+  // Sockets made from here on live in the node's namespace (netns.h).
+  std::string entered;
+  if (!EnterEndpointNetns(netns, &entered)) return;
+  const std::string key = "probe:n" + std::to_string(node + 1);
   std::unique_ptr<RedisConn> conn;
   int64_t k = done_[static_cast<size_t>(node)].load() + 1;
   while (!stop.stop_requested()) {
@@ -293,6 +330,119 @@ std::optional<Clock::time_point> Prober::LastAccepted(int node) const {
 }
 
 // ---------------------------------------------------------------------------
+// Loss and windows
+
+std::string WriteLoss::ToString() const {
+  return "lost " + std::to_string(acked_lost) + "/" + std::to_string(acked) + " acknowledged, " +
+         std::to_string(wait_acked_lost) + "/" + std::to_string(wait_acked) + " WAIT-acknowledged writes" +
+         (first_lost > 0 ? " (first lost: " + std::to_string(first_lost) + ")" : "");
+}
+
+WriteLoss CountLoss(const Writer& writer, const std::vector<int64_t>& present) {
+  std::vector<int64_t> sorted = present;
+  std::sort(sorted.begin(), sorted.end());
+  WriteLoss loss;
+  for (int64_t seq = 1; seq <= writer.last_seq(); ++seq) {
+    const Writer::Write w = writer.Get(seq);
+    if (!w.acked) continue;
+    const bool kept = std::binary_search(sorted.begin(), sorted.end(), seq);
+    ++loss.acked;
+    if (w.wait_acked) ++loss.wait_acked;
+    if (kept) continue;
+    ++loss.acked_lost;
+    if (w.wait_acked) ++loss.wait_acked_lost;
+    if (loss.first_lost == 0) loss.first_lost = seq;
+  }
+  return loss;
+}
+
+std::vector<MultiWriterWindow> MultiWriterWindows(const std::vector<Prober::Round>& rounds) {
+  std::vector<MultiWriterWindow> out;
+  for (const Prober::Round& r : rounds) {
+    if (std::popcount(r.accepted) < 2) continue;
+    if (!out.empty() && out.back().first_round + out.back().rounds == r.index) {
+      ++out.back().rounds;
+      out.back().nodes |= r.accepted;
+    } else {
+      out.push_back({.first_round = r.index, .rounds = 1, .nodes = r.accepted});
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// PassingProbe
+
+PassingProbe::PassingProbe(std::vector<Endpoint> consul, std::string service, milliseconds interval)
+    : consul_(std::move(consul)), service_(std::move(service)), interval_(interval) {}
+
+PassingProbe::~PassingProbe() = default;  // thread_ is the last member: it stops and joins first
+
+void PassingProbe::Start() {
+  thread_ = std::jthread([this](std::stop_token s) { Loop(s); });
+}
+
+// Assigning over a jthread asks the old thread to stop and joins it.
+void PassingProbe::Stop() { thread_ = std::jthread(); }
+
+void PassingProbe::Loop(std::stop_token stop) {
+  ConsulRotation servers(consul_);
+  Clock::time_point next = Clock::now();
+  while (!stop.stop_requested()) {
+    SleepUntil(stop, next);
+    next += interval_;
+    const Endpoint* consul = servers.Current();
+    if (consul == nullptr) return;
+    const auto at = Clock::now();
+    // A live agent answers within milliseconds; a slow answer only makes a
+    // sample late (it is stamped with its send time).
+    auto r = HttpCall("GET", consul->host, consul->port, "/v1/health/service/" + service_ + "?passing", "", {},
+                      milliseconds(1000));
+    auto j = r.ok() && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
+    if (!j.is_array()) {
+      servers.Next();  // down or leaderless: ask the next, as a client would
+      continue;
+    }
+    Sample s{.at = at, .nodes = {}};
+    for (const auto& e : j) {
+      s.nodes.push_back(e.is_object() && e.contains("Node") ? e["Node"].value("Node", "?") : "?");
+    }
+    std::lock_guard lock(mu_);
+    samples_.push_back(std::move(s));
+  }
+}
+
+std::vector<PassingProbe::Sample> PassingProbe::Samples() const {
+  std::lock_guard lock(mu_);
+  return samples_;
+}
+
+milliseconds PassingProbe::LongestAtLeast(size_t n, std::string* nodes) const {
+  std::lock_guard lock(mu_);
+  milliseconds best{0};
+  for (size_t i = 0; i < samples_.size(); ++i) {
+    if (samples_[i].nodes.size() < n) continue;
+    size_t j = i;
+    std::set<std::string> seen;
+    while (j < samples_.size() && samples_[j].nodes.size() >= n) {
+      seen.insert(samples_[j].nodes.begin(), samples_[j].nodes.end());
+      ++j;
+    }
+    const auto end = j < samples_.size() ? samples_[j].at : samples_[j - 1].at;
+    const auto len = std::max(std::chrono::duration_cast<milliseconds>(end - samples_[i].at), interval_);
+    if (len > best) {
+      best = len;
+      if (nodes != nullptr) {
+        nodes->clear();
+        for (const std::string& s : seen) *nodes += (nodes->empty() ? "" : ",") + s;
+      }
+    }
+    i = j;
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------
 // LockWatcher
 
 namespace {
@@ -318,7 +468,7 @@ std::string Base64Decode(const std::string& in) {
 
 }  // namespace
 
-LockWatcher::LockWatcher(std::vector<std::pair<std::string, int>> consul, std::string key,
+LockWatcher::LockWatcher(std::vector<Endpoint> consul, std::string key,
                          std::vector<std::pair<std::string, int>> node_addrs)
     : consul_(std::move(consul)), key_(std::move(key)), node_addrs_(std::move(node_addrs)) {}
 
@@ -328,21 +478,20 @@ void LockWatcher::Start() {
   thread_ = std::jthread([this](std::stop_token s) { Loop(s); });
 }
 
-void LockWatcher::Stop() {
-  thread_.request_stop();
-  if (thread_.joinable()) thread_.join();
-}
+// Assigning over a jthread asks the old thread to stop and joins it.
+void LockWatcher::Stop() { thread_ = std::jthread(); }
 
 void LockWatcher::Loop(std::stop_token stop) {
-  size_t server = 0;
+  ConsulRotation servers(consul_);
   uint64_t index = 0;
   while (!stop.stop_requested()) {
-    const auto& [host, port] = consul_[server];
+    const Endpoint* consul = servers.Current();
+    if (consul == nullptr) return;
     std::string path = "/v1/kv/" + key_;
     if (index > 0) path += "?index=" + std::to_string(index) + "&wait=1s";
-    auto r = testing::HttpCall("GET", host, port, path, "", {}, milliseconds(2500));
+    auto r = testing::HttpCall("GET", consul->host, consul->port, path, "", {}, milliseconds(2500));
     if (!r.ok() || (r->status != 200 && r->status != 404)) {
-      server = (server + 1) % consul_.size();
+      servers.Next();
       index = 0;
       SleepUntil(stop, Clock::now() + milliseconds(20));
       continue;
@@ -386,4 +535,4 @@ std::optional<int> LockWatcher::HolderAt(Clock::time_point t) const {
   return out;
 }
 
-}  // namespace resec::chaos
+}  // namespace resec::testing

@@ -1,6 +1,7 @@
-// RedisConn: one hiredis connection to a Redis at host:port, for the chaos
-// runner's writer, prober and checks (the test support's RedisCall only talks
-// to 127.0.0.1, and the chaos nodes live on their own addresses).
+// RedisConn: one hiredis connection to a Redis at host:port, for the
+// harnesses whose servers live on addresses of their own (the chaos runner,
+// the production-topology rig): their writer, prober and checks. RedisCall
+// (calls.h) only talks to 127.0.0.1 and opens a connection per command.
 //
 // A connection that timed out or failed is unusable afterwards (hiredis
 // leaves the protocol state undefined): callers drop it and reconnect.
@@ -18,7 +19,7 @@
 #include "resec/status.h"
 #include "support/calls.h"
 
-namespace resec::chaos {
+namespace resec::testing {
 
 struct ReplyFree {
   void operator()(redisReply* r) const { freeReplyObject(r); }
@@ -44,12 +45,12 @@ class RedisConn {
   redisContext* c_;
 };
 
-// A reply as text: testing::RenderRedisReply (tests/support/calls.h).
-inline std::string RenderReply(const redisReply* r) { return testing::RenderRedisReply(*r); }
+// A reply as text: RenderRedisReply (calls.h).
+inline std::string RenderReply(const redisReply* r) { return RenderRedisReply(*r); }
 
 // One command over a fresh connection; an error reply is kFailedPrecondition
 // with Redis' text, a transport failure kUnavailable.
 StatusOr<std::string> RedisOnce(const std::string& host, int port, const std::vector<std::string>& argv,
                                 std::chrono::milliseconds timeout);
 
-}  // namespace resec::chaos
+}  // namespace resec::testing
