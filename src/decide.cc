@@ -485,6 +485,7 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
       d.rule = Rule::kMasterKeepsLock;
       d.reason = "holding the lock and Redis is master";
       intent.register_as = RedisRole::kMaster;
+      intent.retire_stale_masters = true;
     } else if (options.fencing && !LeaseOk(consul, now)) {
       // A lock we believe held but cannot confirm (cut off from the servers)
       // may already be someone else's: promoting now could make two masters.

@@ -323,6 +323,10 @@ struct ConsulIntent {
   // Create the session without checks (peer mode: the group, not Consul's
   // Serf or our check, decides when the holder is gone).
   bool ttl_only_session = false;
+  // We are the master: registrations of the master service on other nodes
+  // are stale (their agents died or were deposed) and are marked critical in
+  // the catalog, so a node that rejoins never advertises itself as master.
+  bool retire_stale_masters = false;
   bool operator==(const ConsulIntent&) const = default;
 };
 

@@ -204,6 +204,10 @@ class HttpClient final : public Client {
     return DecodeAgentSelfNodeName(r->body);
   }
 
+  Status SetCatalogCheck(const CatalogCheck& check) override {
+    return Call("PUT", "/v1/catalog/register", "", EncodeCatalogCheck(check), {}).status();
+  }
+
   StatusOr<std::string> NodeAddress() override {
     StatusOr<HttpResponse> r = Call("GET", "/v1/agent/self", "", "", {});
     if (!r.ok()) return r.status();

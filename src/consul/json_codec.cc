@@ -436,6 +436,20 @@ std::string EncodeServiceRegistration(const ServiceRegistration& registration) {
   return Dump(j);
 }
 
+std::string EncodeCatalogCheck(const CatalogCheck& c) {
+  nlohmann::json j = {{"Node", c.node},
+                      {"Address", c.address},
+                      {"SkipNodeUpdate", true},
+                      {"Check",
+                       {{"Node", c.node},
+                        {"CheckID", c.check_id},
+                        {"Name", c.name},
+                        {"ServiceID", c.service_id},
+                        {"Status", c.status},
+                        {"Output", TruncateUtf8(c.output, kMaxCheckOutputBytes)}}}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string EncodeCheckUpdate(std::string_view status, std::string_view output) {
   ordered_json j;
   j["Status"] = std::string(status);

@@ -171,6 +171,7 @@ TimePoint Watcher::Converge() {
     EnsureLockRecord();
     RefreshCheck();
     EnsureReport();
+    RetireStaleMasters();
   }
   Publish();
 
@@ -547,6 +548,59 @@ void Watcher::TryAcquire() {
   // time, and from now on it is renewed at the holder's pace.
   state_.session_confirmed_at = std::max(state_.session_confirmed_at, now);
   if (!state_.session_ttl_only) next_renew_ = std::min(next_renew_, now + kHolderRenewPeriod);
+}
+
+void Watcher::RetireStaleMasters() {
+  if (!intent_.retire_stale_masters || !state_.lock_held || !state_.registered ||
+      state_.registered_role != RedisRole::kMaster) {
+    retired_term_ = 0;
+    return;
+  }
+  // Once when we take over (a dead master's registration still passes in the
+  // servers' copy, and counts again the moment its node rejoins), and again
+  // whenever the watch shows another passing master (a rejoined node's agent
+  // restored a passing check), at most once a second.
+  const bool foreign_passing = std::any_of(state_.masters.begin(), state_.masters.end(), [&](const ServiceInstance& m) {
+    return !(m.id == config_.ServiceId() && m.node == state_.node_name);
+  });
+  const TimePoint now = clock_.Now();
+  if (retired_term_ == state_.lock_index && (!foreign_passing || now < next_retire_at_)) return;
+  next_retire_at_ = now + seconds(1);
+  auto instances = client_->InstancesWithChecks(config_.MasterServiceName(), QueryOptions{});
+  if (!instances.ok()) {
+    Note("read master registrations", instances.status());
+    return;
+  }
+  const std::string master_tag =
+      config_.tag_mode() && !config_.master_tags.empty() ? config_.master_tags.front() : "";
+  bool all_done = true;
+  for (const ServiceHealth& h : instances->value) {
+    const ServiceInstance& m = h.instance;
+    if (m.id == config_.ServiceId() && m.node == state_.node_name) continue;
+    if (!master_tag.empty() && std::find(m.tags.begin(), m.tags.end(), master_tag) == m.tags.end()) continue;
+    const std::string check_id = m.id + ":replication-status-check";
+    for (const CheckResult& c : h.checks) {
+      if (c.check_id != check_id || c.status == "critical") continue;
+      Status st = client_->SetCatalogCheck(CatalogCheck{
+          .node = m.node,
+          .address = m.address,
+          .service_id = m.id,
+          .check_id = check_id,
+          .name = "Resec: master replication status",
+          .status = "critical",
+          .output = "resec: no longer the master; " + MemberKey(state_.node_name, config_.ServiceId()) +
+                    " holds the lock (lock index " + std::to_string(state_.lock_index) + ")"});
+      Note("retire a stale master registration", st);
+      if (st.ok()) {
+        spdlog::info("consul: marked the stale master registration {} on node {} critical", m.id, m.node);
+      } else if (st.code() != StatusCode::kPermissionDenied) {
+        // A token without node:write never will: not retried this term
+        // (logged once above; docs/operations.md, ACL policy).
+        all_done = false;
+      }
+    }
+  }
+  if (all_done) retired_term_ = state_.lock_index;
 }
 
 void Watcher::DestroyVotedOut() {

@@ -96,6 +96,17 @@ struct ServiceHealth {
   bool operator==(const ServiceHealth&) const = default;
 };
 
+// A check as the catalog keeps it for one node (SetCatalogCheck).
+struct CatalogCheck {
+  std::string node;
+  std::string address;  // the node's address (the catalog's register needs one)
+  std::string service_id;
+  std::string check_id;
+  std::string name;
+  std::string status;
+  std::string output;
+};
+
 template <typename T>
 struct WithMeta {
   T value;
@@ -161,6 +172,15 @@ class Client {
   virtual StatusOr<std::string> SessionNode(const std::string& session_id) {
     (void)session_id;
     return FailedPrecondition("SessionNode: not supported by this client");
+  }
+
+  // PUT /v1/catalog/register (SkipNodeUpdate): sets the catalog's copy of
+  // another node's service check, e.g. critical for a former master's
+  // registration that its dead agent can no longer correct. Needs node:write
+  // on that node. Default for fakes: kFailedPrecondition.
+  virtual Status SetCatalogCheck(const CatalogCheck& check) {
+    (void)check;
+    return FailedPrecondition("SetCatalogCheck: not supported by this client");
   }
 
   // GET /v1/status/leader: "" while there is no leader.

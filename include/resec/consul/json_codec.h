@@ -116,6 +116,9 @@ StatusOr<bool> DecodeBool(std::string_view body, std::string_view what);
 std::string EncodeServiceRegistration(const ServiceRegistration& registration);
 // {"Status", "Output"}; output cut to kMaxCheckOutputBytes.
 std::string EncodeCheckUpdate(std::string_view status, std::string_view output);
+// The body of PUT /v1/catalog/register that sets one service check of a
+// node, leaving the node and its services as they are.
+std::string EncodeCatalogCheck(const CatalogCheck& check);
 // /v1/health/service answers; null -> []. An empty service address becomes
 // the node's address.
 StatusOr<std::vector<ServiceInstance>> DecodeHealthService(std::string_view body);

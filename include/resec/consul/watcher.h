@@ -98,6 +98,7 @@ class Watcher {
   void CleanStaleRegistration();
   void ReleaseIfUnwanted();
   void DestroyVotedOut();
+  void RetireStaleMasters();
   void EnsureRegistration();
   void EnsureSession();
   void TryAcquire();
@@ -155,6 +156,8 @@ class Watcher {
   std::string last_error_op_;
   bool shutdown_done_ = false;
   std::string destroyed_session_;  // the last voted-out session we ended
+  uint64_t retired_term_ = 0;      // the lock term whose stale masters were retired
+  TimePoint next_retire_at_{};
 
   std::jthread thread_;  // last: joined before the members it uses go
 };
