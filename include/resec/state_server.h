@@ -5,19 +5,22 @@
 //   /info    the raw Redis INFO text
 //   /health  200 "ok" when Redis can serve (master, or replica linked and not
 //            syncing), else 503 "fail"; for deployment gating
-//   /metrics Prometheus text exposition
+//   /metrics Prometheus text exposition (resec/metrics.h), from a view of
+//            the board made by MakeMetricsView (resec/metrics_view.h)
 //
 // Nothing served here ever contains the Consul token or the Redis password:
 // the board holds no secrets to begin with.
 //
 // Thread-safety: Start/Stop from the owner; handlers run on httplib's pool
-// and only read the board (which is locked).
+// and only read the board (which is locked) and render the metrics (which
+// serialise themselves).
 #pragma once
 
 #include <memory>
 #include <thread>
 
 #include "resec/config.h"
+#include "resec/metrics.h"
 #include "resec/reconciler.h"
 #include "resec/status.h"
 
@@ -29,7 +32,12 @@ namespace resec {
 
 class StateServer {
  public:
+  // Serves metrics of its own: only what the board shows, so the event
+  // histograms (Metrics::Observe*) stay empty.
   StateServer(HostPort listen, const Config& config, const StateBoard& board);
+  // Serves `metrics`, which the owner shares with whoever reports events
+  // into it; it must outlive the server.
+  StateServer(HostPort listen, const Config& config, const StateBoard& board, Metrics& metrics);
   ~StateServer();
   StateServer(const StateServer&) = delete;
   StateServer& operator=(const StateServer&) = delete;
@@ -43,6 +51,8 @@ class StateServer {
   const HostPort listen_;
   const Config config_;
   const StateBoard& board_;
+  std::unique_ptr<Metrics> owned_metrics_;  // set by the constructor without a Metrics
+  Metrics& metrics_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int bound_port_ = 0;
@@ -51,6 +61,5 @@ class StateServer {
 // Exposed for tests: the bodies the endpoints serve.
 std::string RenderStateJson(const BoardSnapshot& snap, const Config& config);
 std::string RenderOverviewHtml(const BoardSnapshot& snap, const Config& config);
-std::string RenderMetrics(const BoardSnapshot& snap, const Config& config);
 
 }  // namespace resec
