@@ -81,11 +81,12 @@ StateServer::StateServer(HostPort listen, const Config& config, const StateBoard
     : listen_(std::move(listen)),
       config_(config),
       board_(board),
+      redact_(config.Secrets()),
       owned_metrics_(std::make_unique<Metrics>(kResecVersion, config.ServiceId())),
       metrics_(*owned_metrics_) {}
 
 StateServer::StateServer(HostPort listen, const Config& config, const StateBoard& board, Metrics& metrics)
-    : listen_(std::move(listen)), config_(config), board_(board), metrics_(metrics) {}
+    : listen_(std::move(listen)), config_(config), board_(board), redact_(config.Secrets()), metrics_(metrics) {}
 
 StateServer::~StateServer() { Stop(); }
 
@@ -101,13 +102,13 @@ Status StateServer::Start() {
   server_->set_read_timeout(2, 0);
   server_->set_write_timeout(2, 0);
   server_->Get("/", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderOverviewHtml(board_.Get(), config_), "text/html; charset=utf-8");
+    res.set_content(redact_(RenderOverviewHtml(board_.Get(), config_)), "text/html; charset=utf-8");
   });
   server_->Get("/state", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderStateJson(board_.Get(), config_), "application/json");
+    res.set_content(redact_(RenderStateJson(board_.Get(), config_)), "application/json");
   });
   server_->Get("/info", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(board_.Get().redis.info, "text/plain; charset=utf-8");
+    res.set_content(redact_(board_.Get().redis.info), "text/plain; charset=utf-8");
   });
   server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     const bool ok = RedisCanServe(board_.Get().redis);

@@ -8,8 +8,17 @@
 //   /metrics Prometheus text exposition (resec/metrics.h), from a view of
 //            the board made by MakeMetricsView (resec/metrics_view.h)
 //
-// Nothing served here ever contains the Consul token or the Redis password:
-// the board holds no secrets to begin with.
+// Nothing served here ever contains the Consul token, the Redis password or a
+// Consul session ID (which would let a caller release our lock): the board
+// holds no passwords to begin with, and /, /state and /info go through a
+// Redactor (resec/redact.h) on the way out as the last line of defence.
+// /metrics holds only numbers and fixed or address labels, and /health a
+// word; neither is rewritten (a short password would mangle numbers).
+//
+// The server listens on 0.0.0.0:8080 by default, as the original did: bind it
+// to loopback (STATE_LISTEN_ADDR=127.0.0.1:8080) or a private address unless
+// the Redis INFO, the group's addresses and the agent's state may be seen by
+// anyone who can reach the port.
 //
 // Thread-safety: Start/Stop from the owner; handlers run on httplib's pool
 // and only read the board (which is locked) and render the metrics (which
@@ -22,6 +31,7 @@
 #include "resec/config.h"
 #include "resec/metrics.h"
 #include "resec/reconciler.h"
+#include "resec/redact.h"
 #include "resec/status.h"
 
 namespace httplib {
@@ -51,6 +61,7 @@ class StateServer {
   const HostPort listen_;
   const Config config_;
   const StateBoard& board_;
+  const Redactor redact_;
   std::unique_ptr<Metrics> owned_metrics_;  // set by the constructor without a Metrics
   Metrics& metrics_;
   std::unique_ptr<httplib::Server> server_;
