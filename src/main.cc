@@ -14,11 +14,16 @@
 #include "resec/cli/commands.h"
 #include "resec/config.h"
 #include "resec/logging.h"
+#include "resec/process_secrets.h"
 #include "resec/redact.h"
 
 int main(int argc, char** argv) {
+  // Copies of argv and the environment first: the originals are what other
+  // processes see in /proc, and the secrets in them are scrubbed (before any
+  // thread starts; see process_secrets.h) once these copies are taken.
   std::vector<std::string> args(argv + 1, argv + argc);
   const resec::Environment env = resec::CurrentEnvironment();
+  resec::ScrubProcessSecrets(argc, argv, resec::SecretEnvironmentValues());
   // `resec status|switchover|health ...`: operator commands, same settings.
   if (const auto code = resec::cli::RunCommand(args, env, std::cout, std::cerr)) {
     return *code;
@@ -39,6 +44,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const resec::Config& config = std::get<resec::Config>(parsed);
+  // Now the flags' values too (--redis-password), as parsed.
+  resec::ScrubProcessSecrets(argc, argv, config.Secrets());
 
   if (resec::Status st = resec::SetupLogging(
           config.log_level, config.log_format, config.Secrets());
