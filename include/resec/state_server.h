@@ -44,6 +44,9 @@ class StateServer {
  public:
   // Serves metrics of its own: only what the board shows, so the event
   // histograms (Metrics::Observe*) stay empty.
+  // TODO(lead, new core): the Agent should own the Metrics, hand it to the
+  // core (which calls ObserveFailureDetection/ObservePromotion/
+  // ObserveSwitchover) and use the constructor below; then drop this one.
   StateServer(HostPort listen, const Config& config, const StateBoard& board);
   // Serves `metrics`, which the owner shares with whoever reports events
   // into it; it must outlive the server.
