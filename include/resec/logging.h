@@ -31,9 +31,10 @@
 namespace resec {
 
 // A sink that renders records in `format`, redacts `secrets` (empty strings
-// ignored), session IDs and URL passwords and writes each line to `out`, flushing it at once so a crash
-// loses nothing already logged. Patterns and formatters set on it are ignored:
-// the format is part of the operator's contract.
+// ignored), session IDs and URL passwords, and writes each line to `out`,
+// flushing it at once so a crash loses nothing already logged. Patterns and
+// formatters set on it are ignored: the format is part of the operator's
+// contract.
 std::shared_ptr<spdlog::sinks::sink> MakeLogSink(LogFormat format, std::vector<std::string> secrets,
                                                  std::shared_ptr<std::ostream> out);
 
