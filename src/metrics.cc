@@ -96,6 +96,8 @@ Metrics::Metrics(const std::string& version, const std::string& service_id)
   lock_losses_.counter = &AddCounter(r, "resec_lock_losses_total", "Times this agent lost or released the lock.");
   loop_stalls_.counter =
       &AddCounter(r, "resec_loop_stalls_total", "Times the reconciler loop was found stalled.");
+  switchovers_.counter = &AddCounter(r, "resec_switchovers_total",
+                                    "Hand-overs this agent completed as master: the lock released to a successor.");
   last_reconcile_ = &AddGauge(r, "resec_last_reconcile_seconds", "Duration of the last decision.");
   reconcile_ = &AddHistogram(r, "resec_reconcile_duration_seconds", "Time one decision took.",
                              std::begin(kReconcileBuckets), std::end(kReconcileBuckets));
@@ -183,6 +185,7 @@ void Metrics::UpdateLocked(const MetricsView& view) {
   lock_acquisitions_.Update(view.lock_acquisitions);
   lock_losses_.Update(view.lock_losses);
   loop_stalls_.Update(view.loop_stalls);
+  switchovers_.Update(view.switchovers);
   UpdateLabelled(consul_errors_, view.consul_errors);
   UpdateLabelled(redis_errors_, view.redis_errors);
   if (view.reconcile_durations) UpdateReconcileTotals(*view.reconcile_durations);

@@ -67,6 +67,7 @@ MetricsView MakeMetricsView(const BoardSnapshot& snap) {
   v.lock_acquisitions = snap.counters.lock_acquisitions;
   v.lock_losses = snap.counters.lock_losses;
   v.loop_stalls = snap.counters.stalls;
+  v.switchovers = snap.counters.switchovers;
   v.consul_errors = snap.consul.errors;
   v.redis_errors = snap.redis.errors;
   MetricsView::HistogramTotals durations;

@@ -76,6 +76,7 @@ struct MetricsView {
   uint64_t lock_acquisitions = 0;
   uint64_t lock_losses = 0;
   uint64_t loop_stalls = 0;
+  uint64_t switchovers = 0;  // hand-overs completed as master
   std::map<std::string, uint64_t> consul_errors;  // by operation
   std::map<std::string, uint64_t> redis_errors;   // by operation
 
@@ -181,6 +182,7 @@ class Metrics {
   TotalFeed lock_acquisitions_;
   TotalFeed lock_losses_;
   TotalFeed loop_stalls_;
+  TotalFeed switchovers_;
   LabelledTotals consul_errors_;
   LabelledTotals redis_errors_;
   // The reconcile totals last fed to reconcile_ (MetricsView::reconcile_durations).

@@ -82,6 +82,7 @@ TEST(Metrics, EveryFamilyHasItsNameTypeAndHelp) {
       {"resec_lock_acquisitions_total", "counter"},
       {"resec_lock_losses_total", "counter"},
       {"resec_loop_stalls_total", "counter"},
+      {"resec_switchovers_total", "counter"},
       {"resec_last_reconcile_seconds", "gauge"},
       {"resec_reconcile_duration_seconds", "histogram"},
       {"resec_failure_detection_duration_seconds", "histogram"},
@@ -179,6 +180,7 @@ TEST(Metrics, CountersFollowTheTotalsAndNeverGoDown) {
   v.hold_commands = 4;
   v.lock_losses = 5;
   v.loop_stalls = 6;
+  v.switchovers = 8;
   v.consul_errors["acquire lock"] = 1;
   v.redis_errors = {{"info", 7}};
   e = Parse(m.Render(v));
@@ -189,6 +191,7 @@ TEST(Metrics, CountersFollowTheTotalsAndNeverGoDown) {
   EXPECT_EQ(e.Get("resec_hold_commands_total"), 4);
   EXPECT_EQ(e.Get("resec_lock_losses_total"), 5);
   EXPECT_EQ(e.Get("resec_loop_stalls_total"), 6);
+  EXPECT_EQ(e.Get("resec_switchovers_total"), 8);
   EXPECT_EQ(e.Get("resec_consul_errors_total{operation=\"acquire lock\"}"), 1);
   EXPECT_EQ(e.Get("resec_redis_errors_total{operation=\"info\"}"), 7);
   // A lower total comes from an older view (two scrapes racing): ignored,
@@ -302,6 +305,7 @@ TEST(MakeMetricsView, ReplicaLagsBehindItsMastersReport) {
   snap.consul.masters = {*snap.decision.master};
   snap.counters.reconciles = 42;
   snap.counters.promotions = 1;
+  snap.counters.switchovers = 2;
   snap.counters.duration_buckets[0] = 40;
   snap.counters.duration_buckets[6] = 42;
   snap.counters.duration_count = 42;
@@ -320,6 +324,7 @@ TEST(MakeMetricsView, ReplicaLagsBehindItsMastersReport) {
   EXPECT_EQ(v.passing_masters, 1);
   EXPECT_EQ(v.reconciles, 42u);
   EXPECT_EQ(v.promote_commands, 1u);
+  EXPECT_EQ(v.switchovers, 2u);
   EXPECT_EQ(v.consul_errors, snap.consul.errors);
   EXPECT_EQ(v.redis_errors, snap.redis.errors);
   ASSERT_TRUE(v.reconcile_durations);
