@@ -12,7 +12,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev \
-      libssl-dev libsystemd-dev \
+      libssl-dev libsystemd-dev prometheus-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -32,7 +32,8 @@ FROM debian:bookworm-slim
 # the .deb), plus CA certificates for CONSUL_HTTP_ADDR=https://...
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libhiredis0.14 libcpp-httplib0.11 libspdlog1.10 libfmt9 libssl3 libsystemd0 ca-certificates \
+      libhiredis0.14 libcpp-httplib0.11 libspdlog1.10 libfmt9 libssl3 libsystemd0 \
+      libprometheus-cpp-core1.0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 resec \
  && useradd --system --uid 10001 --gid resec --no-create-home --home-dir /nonexistent \

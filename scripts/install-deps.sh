@@ -7,8 +7,11 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libssl-dev libsystemd-dev
+  libgtest-dev libgmock-dev libssl-dev libsystemd-dev prometheus-cpp-dev
   redis-server redis-sentinel redis-tools
+  # The Prometheus tests: a real server scraping a group, promtool on the
+  # example rules and on our /metrics.
+  prometheus
   openssl curl iproute2 procps gnuplot-nox
   # Packaging and the operability tests: the .deb (dpkg-shlibdeps, the man
   # page), `systemd-analyze verify` of the unit (man-db for its man check),
@@ -37,6 +40,10 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian redis-server package starts a system instance on :6379; tests never
 # use it, and leaving it running would make the demo's default port collide.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-  "${sudo_cmd[@]}" systemctl disable --now redis-server >/dev/null 2>&1 || true
-fi
+# The same for Debian's prometheus package (a server on :9090 scraping
+# itself, with its data in /var/lib/prometheus): the tests start their own.
+for service in redis-server prometheus; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

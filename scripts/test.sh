@@ -48,7 +48,9 @@ build_and_test() {
   ctest --test-dir "$dir" --output-on-failure -L "$label_regex" "${ctest_args[@]}"
 }
 
-build_and_test build 'integration|e2e' -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# `prometheus`: the example rules under promtool and a real Prometheus
+# scraping a group (examples/prometheus/, tests/prometheus/); seconds.
+build_and_test build 'integration|e2e|prometheus' -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # The short chaos run (tests/chaos, docs/chaos.md): 20 seeded faults against
 # three namespaced nodes, about a minute and a half. A failure prints the seed
 # and the command that replays it (scripts/chaos.sh --faults 20 --seed 7).

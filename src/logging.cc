@@ -1,5 +1,5 @@
 // spdlog setup: a sink of our own that renders text, JSON or GELF lines and
-// redacts secrets on the way out.
+// redacts secrets, session IDs and URL passwords on the way out (redact.h).
 #include "resec/logging.h"
 
 #include <spdlog/details/log_msg.h>
@@ -165,7 +165,7 @@ std::string HostName() {
 class FormattingSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   FormattingSink(LogFormat format, std::vector<std::string> secrets, std::shared_ptr<std::ostream> out)
-      : format_(format), secrets_(std::move(secrets)), out_(std::move(out)), host_(HostName()) {}
+      : format_(format), redact_(std::move(secrets)), out_(std::move(out)), host_(HostName()) {}
 
  protected:
   // REQUIRES: base_sink's mutex held (base_sink::log takes it).
@@ -181,7 +181,7 @@ class FormattingSink final : public spdlog::sinks::base_sink<std::mutex> {
 
  private:
   std::string Render(const spdlog::details::log_msg& msg) const {
-    const std::string message = RedactSecrets(std::string_view(msg.payload.data(), msg.payload.size()), secrets_);
+    const std::string message = redact_(std::string_view(msg.payload.data(), msg.payload.size()));
     const std::string_view name(msg.logger_name.data(), msg.logger_name.size());
     const Severity severity = SeverityOf(msg.level);
     const RecordTime time = SplitTime(msg.time);
@@ -213,37 +213,12 @@ class FormattingSink final : public spdlog::sinks::base_sink<std::mutex> {
   }
 
   const LogFormat format_;
-  const std::vector<std::string> secrets_;
+  const Redactor redact_;
   const std::shared_ptr<std::ostream> out_;
   const std::string host_;  // GELF's "host"; read once, the name does not change under us
 };
 
 }  // namespace
-
-std::string RedactSecrets(std::string_view text, const std::vector<std::string>& secrets) {
-  std::vector<std::string_view> sorted;
-  for (const std::string& s : secrets) {
-    if (!s.empty()) sorted.emplace_back(s);
-  }
-  if (sorted.empty()) return std::string(text);
-  std::sort(sorted.begin(), sorted.end(), [](std::string_view a, std::string_view b) { return a.size() > b.size(); });
-  // One left-to-right pass, so "[redacted]" itself is never searched again.
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    const std::string_view rest = text.substr(i);
-    const auto hit = std::find_if(sorted.begin(), sorted.end(), [rest](std::string_view s) { return rest.starts_with(s); });
-    if (hit != sorted.end()) {
-      out += "[redacted]";
-      i += hit->size();
-    } else {
-      out += text[i];
-      ++i;
-    }
-  }
-  return out;
-}
 
 std::string JsonQuote(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -14,15 +14,21 @@
 #include "resec/cli/commands.h"
 #include "resec/config.h"
 #include "resec/logging.h"
+#include "resec/process_secrets.h"
+#include "resec/redact.h"
 
 int main(int argc, char** argv) {
+  // Copies of argv and the environment first: the originals are what other
+  // processes see in /proc, and the secrets in them are scrubbed (before any
+  // thread starts; see process_secrets.h) once these copies are taken.
   std::vector<std::string> args(argv + 1, argv + argc);
+  const resec::Environment env = resec::CurrentEnvironment();
+  resec::ScrubProcessSecrets(argc, argv, resec::SecretEnvironmentValues());
   // `resec status|switchover|health ...`: operator commands, same settings.
-  if (const auto code = resec::cli::RunCommand(args, resec::CurrentEnvironment(), std::cout, std::cerr)) {
+  if (const auto code = resec::cli::RunCommand(args, env, std::cout, std::cerr)) {
     return *code;
   }
-  const resec::ParseResult parsed =
-      resec::ParseConfig(resec::CurrentEnvironment(), args, resec::ReadWholeFile);
+  const resec::ParseResult parsed = resec::ParseConfig(env, args, resec::ReadWholeFile);
   if (const auto* help = std::get_if<resec::HelpRequest>(&parsed)) {
     std::cout << help->text << resec::cli::CommandsHelp();
     return 0;
@@ -32,14 +38,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (const auto* errors = std::get_if<resec::ConfigErrors>(&parsed)) {
-    for (const auto& line : errors->lines) std::cerr << line << '\n';
+    // An error line quotes the value it refuses, and a URL pasted where an
+    // address belongs (REDIS_ADDR=redis://:pw@host) may carry a password.
+    for (const auto& line : errors->lines) std::cerr << resec::RedactUrlPasswords(line) << '\n';
     return 2;
   }
   const resec::Config& config = std::get<resec::Config>(parsed);
+  // Now the flags' values too (--redis-password), as parsed.
+  resec::ScrubProcessSecrets(argc, argv, config.Secrets());
 
   if (resec::Status st = resec::SetupLogging(
-          config.log_level, config.log_format,
-          {config.consul.token, config.redis_password, config.consul.basic_auth_password});
+          config.log_level, config.log_format, config.Secrets());
       !st.ok()) {
     std::cerr << "resec: " << st.message() << '\n';
     return 2;

@@ -4,11 +4,11 @@
 
 #include <httplib.h>
 
-#include <algorithm>
-#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "resec/metrics_view.h"
 
 namespace resec {
 namespace {
@@ -36,18 +36,6 @@ std::string HtmlEscape(const std::string& s) {
       case '"': out += "&quot;"; break;
       default: out += c;
     }
-  }
-  return out;
-}
-
-// Prometheus label values escape backslash, quote and newline.
-std::string LabelValue(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
   }
   return out;
 }
@@ -89,87 +77,16 @@ std::string RenderOverviewHtml(const BoardSnapshot& snap, const Config& config) 
   return o.str();
 }
 
-std::string RenderMetrics(const BoardSnapshot& snap, const Config& config) {
-  std::ostringstream o;
-  auto gauge = [&](const char* name, const char* help, double value) {
-    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n" << name << ' ' << value << '\n';
-  };
-  auto counter = [&](const char* name, const char* help, uint64_t value) {
-    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n" << name << ' ' << value << '\n';
-  };
-  o << "# HELP resec_build_info Build information.\n# TYPE resec_build_info gauge\n"
-    << "resec_build_info{version=\"" << LabelValue(kResecVersion) << "\",service_id=\""
-    << LabelValue(config.ServiceId()) << "\"} 1\n";
-  o << "# HELP resec_role Role of the managed Redis (1 for the current role).\n# TYPE resec_role gauge\n";
-  for (RedisRole r : {RedisRole::kMaster, RedisRole::kReplica, RedisRole::kUnknown}) {
-    o << "resec_role{role=\"" << RoleName(r) << "\"} " << (snap.redis.role == r ? 1 : 0) << '\n';
-  }
-  gauge("resec_lock_held", "1 while this agent holds the Consul lock.", snap.consul.lock_held ? 1 : 0);
-  gauge("resec_redis_healthy", "1 while the managed Redis answers and is not loading.", snap.redis.healthy ? 1 : 0);
-  gauge("resec_consul_reachable", "1 while the Consul agent answers (error statuses included).", snap.consul.reachable ? 1 : 0);
-  gauge("resec_master_link_up", "1 while the replica's link to its master is up.", snap.redis.master_link_up ? 1 : 0);
-  gauge("resec_registered", "1 while our service is registered in Consul.", snap.consul.registered ? 1 : 0);
-  gauge("resec_replication_offset", "Replication offset of the managed Redis.",
-        static_cast<double>(snap.redis.DataOffset()));
-  // Lag in bytes, on a replica: how far behind the master's last offset
-  // report in Consul we are (absent while the master is unknown); on a
-  // master, 0. Per replica, on the master: its own, exact view below.
-  std::optional<int64_t> lag;
-  if (snap.redis.role == RedisRole::kMaster) {
-    lag = 0;
-  } else if (snap.redis.role == RedisRole::kReplica && snap.decision.master) {
-    for (const PeerReport& p : snap.consul.peers) {
-      if (p.id == snap.decision.master->id && p.node == snap.decision.master->node &&
-          p.role == RoleName(RedisRole::kMaster)) {
-        lag = std::max<int64_t>(0, p.offset - snap.redis.DataOffset());
-      }
-    }
-  }
-  if (lag) {
-    gauge("resec_replication_lag_bytes", "Bytes this Redis is behind its master (0 on the master).",
-          static_cast<double>(*lag));
-  }
-  if (!snap.redis.replicas.empty()) {
-    o << "# HELP resec_replica_lag_bytes On a master: bytes each replica has not acknowledged yet.\n"
-      << "# TYPE resec_replica_lag_bytes gauge\n";
-    for (const auto& r : snap.redis.replicas) {
-      o << "resec_replica_lag_bytes{replica=\"" << LabelValue(r.ip + ":" + std::to_string(r.port)) << "\"} "
-        << std::max<int64_t>(0, snap.redis.master_repl_offset - r.offset) << '\n';
-    }
-  }
-  gauge("resec_passing_masters", "Passing instances of the master service seen in Consul.",
-        static_cast<double>(snap.consul.masters.size()));
-  gauge("resec_serving", "1 when /health answers ok.", RedisCanServe(snap.redis) ? 1 : 0);
-  counter("resec_reconciles_total", "Decisions made.", snap.counters.reconciles);
-  counter("resec_promote_commands_total", "REPLICAOF NO ONE commands sent.", snap.counters.promotions);
-  counter("resec_demotions_total", "Times our master was told to replicate another.", snap.counters.demotions);
-  counter("resec_replicate_commands_total", "REPLICAOF host port commands sent.", snap.counters.replicate_commands);
-  counter("resec_hold_commands_total", "Holds sent: REPLICAOF to no server, keeping the data off a master.",
-          snap.counters.hold_commands);
-  counter("resec_lock_acquisitions_total", "Times this agent acquired the lock.", snap.counters.lock_acquisitions);
-  counter("resec_lock_losses_total", "Times this agent lost or released the lock.", snap.counters.lock_losses);
-  counter("resec_loop_stalls_total", "Times the reconciler loop was found stalled.", snap.counters.stalls);
-  gauge("resec_last_reconcile_seconds", "Duration of the last decision.", snap.counters.last_reconcile_seconds);
-  o << "# HELP resec_reconcile_duration_seconds Time one decision took.\n"
-    << "# TYPE resec_reconcile_duration_seconds histogram\n";
-  for (size_t i = 0; i < std::size(Counters::kBuckets); ++i) {
-    o << "resec_reconcile_duration_seconds_bucket{le=\"" << Counters::kBuckets[i] << "\"} "
-      << snap.counters.duration_buckets[i] << '\n';
-  }
-  o << "resec_reconcile_duration_seconds_bucket{le=\"+Inf\"} " << snap.counters.duration_count << '\n'
-    << "resec_reconcile_duration_seconds_sum " << snap.counters.duration_sum << '\n'
-    << "resec_reconcile_duration_seconds_count " << snap.counters.duration_count << '\n';
-  auto errors = [&](const char* name, const char* help, const std::map<std::string, uint64_t>& by_op) {
-    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n";
-    for (const auto& [op, n] : by_op) o << name << "{operation=\"" << LabelValue(op) << "\"} " << n << '\n';
-  };
-  errors("resec_consul_errors_total", "Failed Consul calls, by operation.", snap.consul.errors);
-  errors("resec_redis_errors_total", "Failed Redis operations, by operation.", snap.redis.errors);
-  return o.str();
-}
-
 StateServer::StateServer(HostPort listen, const Config& config, const StateBoard& board)
-    : listen_(std::move(listen)), config_(config), board_(board) {}
+    : listen_(std::move(listen)),
+      config_(config),
+      board_(board),
+      redact_(config.Secrets()),
+      owned_metrics_(std::make_unique<Metrics>(kResecVersion, config.ServiceId())),
+      metrics_(*owned_metrics_) {}
+
+StateServer::StateServer(HostPort listen, const Config& config, const StateBoard& board, Metrics& metrics)
+    : listen_(std::move(listen)), config_(config), board_(board), redact_(config.Secrets()), metrics_(metrics) {}
 
 StateServer::~StateServer() { Stop(); }
 
@@ -185,13 +102,13 @@ Status StateServer::Start() {
   server_->set_read_timeout(2, 0);
   server_->set_write_timeout(2, 0);
   server_->Get("/", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderOverviewHtml(board_.Get(), config_), "text/html; charset=utf-8");
+    res.set_content(redact_(RenderOverviewHtml(board_.Get(), config_)), "text/html; charset=utf-8");
   });
   server_->Get("/state", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderStateJson(board_.Get(), config_), "application/json");
+    res.set_content(redact_(RenderStateJson(board_.Get(), config_)), "application/json");
   });
   server_->Get("/info", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(board_.Get().redis.info, "text/plain; charset=utf-8");
+    res.set_content(redact_(board_.Get().redis.info), "text/plain; charset=utf-8");
   });
   server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     const bool ok = RedisCanServe(board_.Get().redis);
@@ -199,7 +116,7 @@ Status StateServer::Start() {
     res.set_content(ok ? "ok" : "fail", "text/plain");
   });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderMetrics(board_.Get(), config_), "text/plain; version=0.0.4");
+    res.set_content(metrics_.Render(MakeMetricsView(board_.Get())), "text/plain; version=0.0.4; charset=utf-8");
   });
   const std::string host = listen_.host.empty() ? "0.0.0.0" : listen_.host;
   if (listen_.port == 0) {

@@ -137,6 +137,8 @@ struct Config {
   std::string MasterServiceName() const;  // tag mode: service_name; else <prefix>-master
   std::string SlaveServiceName() const;
   std::string CheckId() const { return ServiceId() + ":replication-status-check"; }
+  // The values no log line, endpoint or dump may show (empty ones included).
+  std::vector<std::string> Secrets() const { return {redis_password, consul.token, consul.basic_auth_password}; }
 };
 
 // What the command line asked for besides running the agent.

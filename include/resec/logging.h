@@ -1,7 +1,8 @@
 // Logging: the spdlog default logger, writing one line per record in the
 // original's formats (text, JSON with @timestamp/@level/@message keys, GELF
-// 1.1), with every configured secret replaced by "[redacted]" before a line
-// leaves the process.
+// 1.1), with every configured secret, every Consul session ID and every
+// password inside a URL redacted (resec/redact.h) before a line leaves the
+// process, whatever the level: debug field diffs and signal dumps included.
 //
 // Code logs through spdlog's free functions (spdlog::info, ...) or a clone of
 // the default logger named after its subsystem ("consul", "redis"): the name
@@ -24,14 +25,16 @@
 #include <vector>
 
 #include "resec/config.h"
+#include "resec/redact.h"  // RedactSecrets, which the sink applies
 #include "resec/status.h"
 
 namespace resec {
 
 // A sink that renders records in `format`, redacts `secrets` (empty strings
-// ignored) and writes each line to `out`, flushing it at once so a crash
-// loses nothing already logged. Patterns and formatters set on it are ignored:
-// the format is part of the operator's contract.
+// ignored), session IDs and URL passwords, and writes each line to `out`,
+// flushing it at once so a crash loses nothing already logged. Patterns and
+// formatters set on it are ignored: the format is part of the operator's
+// contract.
 std::shared_ptr<spdlog::sinks::sink> MakeLogSink(LogFormat format, std::vector<std::string> secrets,
                                                  std::shared_ptr<std::ostream> out);
 
@@ -47,10 +50,6 @@ Status SetupLogging(const std::string& level, LogFormat format, std::vector<std:
 // The same, writing to `out` (tests capture output this way).
 Status SetupLogging(const std::string& level, LogFormat format, std::vector<std::string> secrets,
                     std::shared_ptr<std::ostream> out);
-
-// `text` with every occurrence of a non-empty secret replaced by "[redacted]";
-// where secrets overlap the longest match wins.
-std::string RedactSecrets(std::string_view text, const std::vector<std::string>& secrets);
 
 // `text` as a JSON string literal (with the quotes): quotes, backslashes and
 // control characters escaped, invalid UTF-8 replaced by U+FFFD so every line

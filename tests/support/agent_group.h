@@ -57,6 +57,7 @@ class ResecAgent {
   std::string ReadLog() const;
   const std::filesystem::path& log_path() const { return process_.log_path(); }
   std::map<std::string, std::string>& env() { return env_; }
+  std::vector<std::string>& args() { return args_; }  // flags, for the next Start()
 
  private:
   std::string name_;

@@ -174,6 +174,25 @@ TEST(LoggingTest, SecretsRedactedInEveryFormat) {
   }
 }
 
+// A Consul session ID lets whoever knows it release our lock; the core logs
+// them (created, acquired with, expired), at info and in debug field diffs.
+TEST(LoggingTest, SessionIdsAndUrlPasswordsMaskedInEveryFormat) {
+  const std::string session = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+  for (const LogFormat format : {LogFormat::kText, LogFormat::kJson, LogFormat::kGelf}) {
+    SCOPED_TRACE(static_cast<int>(format));
+    Captured c("debug", format, {});
+    c.logger->info("consul: acquired lock resec/.lock with session {}", session);
+    c.logger->debug("modified: .Consul.session_id = \"{}\"", session);
+    c.logger->warn("connecting to redis://resec:pw-in-url@10.0.0.1:6379 failed");
+    const std::string all = c.out->str();
+    EXPECT_EQ(all.find(session), std::string::npos) << all;
+    EXPECT_EQ(all.find("2fa1-11d2"), std::string::npos) << all;
+    EXPECT_EQ(all.find("pw-in-url"), std::string::npos) << all;
+    EXPECT_NE(all.find("with session 1b4e28ba-xxxx-xxxx-xxxx-xxxxxxxxxxxx"), std::string::npos) << all;
+    EXPECT_NE(all.find("redis://resec:[redacted]@10.0.0.1:6379"), std::string::npos) << all;
+  }
+}
+
 TEST(LoggingTest, RedactSecrets) {
   struct Row {
     const char* name;
