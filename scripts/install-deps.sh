@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libssl-dev libsystemd-dev
   redis-server redis-sentinel redis-tools
   openssl curl iproute2 procps gnuplot-nox
