@@ -12,10 +12,10 @@
 #include <atomic>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <thread>
 
+#include "resec/mutex.h"
 #include "resec/status.h"
 
 namespace resec::bench {
@@ -51,8 +51,8 @@ class TcpRelay {
   int listen_fd_;
   int port_;
   int upstream_port_;
-  mutable std::mutex mu_;
-  std::set<int> source_ports_;          // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::set<int> source_ports_ GUARDED_BY(mu_);
   std::list<Connection> connections_;   // acceptor thread only
   std::jthread acceptor_;               // last: stopped and joined first
 };

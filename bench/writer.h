@@ -16,11 +16,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "resec/mutex.h"
 #include "resec/status.h"
 #include "systems.h"
 
@@ -60,8 +60,8 @@ class Writer {
   Clock::time_point origin_;
   std::atomic<int> target_port_{0};  // 0: no master heard of yet
   std::atomic<int64_t> acked_{0};
-  mutable std::mutex mu_;
-  std::vector<WriteRecord> records_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<WriteRecord> records_ GUARDED_BY(mu_);
   std::jthread discover_thread_;
   std::jthread write_thread_;
 };

@@ -56,7 +56,7 @@ SystemdNotifier::SystemdNotifier(Probe probe) : probe_(std::move(probe)) {
 SystemdNotifier::~SystemdNotifier() {
   if (thread_.joinable()) {
     thread_.request_stop();
-    cv_.notify_all();
+    cv_.NotifyAll();
     thread_.join();
   }
 }
@@ -64,11 +64,11 @@ SystemdNotifier::~SystemdNotifier() {
 void SystemdNotifier::Stopping() {
   if (!enabled_) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   Notify("STOPPING=1\nSTATUS=shutting down: releasing the lock and deregistering");
 }
 
@@ -102,7 +102,7 @@ void SystemdNotifier::Run(std::stop_token stop) {
   std::string last_status;
   while (!stop.stop_requested()) {
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;
     }
     const Progress p = probe_();
@@ -132,8 +132,8 @@ void SystemdNotifier::Run(std::stop_token stop) {
       }
       next_ping = now + half;
     }
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, stop, tick, [this] { return stopping_; });
+    MutexLock lock(mu_);
+    cv_.WaitFor(mu_, stop, tick, [this]() REQUIRES(mu_) { return stopping_; });
   }
 }
 

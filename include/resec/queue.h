@@ -6,16 +6,17 @@
 // either fails (commands: the sender decides) or, with PushCoalesce(), drops
 // the oldest element (snapshots: only the newest state matters).
 //
-// Thread-safety: every method may be called from any thread.
+// Thread-safety: every method may be called from any thread; mu_ guards the
+// contents and the closed flag.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <utility>
+
+#include "resec/mutex.h"
 
 namespace resec {
 
@@ -27,21 +28,21 @@ class BoundedQueue {
   BoundedQueue& operator=(const BoundedQueue&) = delete;
 
   // Fails when closed or full.
-  [[nodiscard]] bool Push(T value) {
+  [[nodiscard]] bool Push(T value) EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (closed_ || items_.size() >= capacity_) return false;
       items_.push_back(std::move(value));
     }
-    cv_.notify_one();
+    cv_.NotifyOne();
     return true;
   }
 
   // Never blocks: when full, the oldest element is dropped to make room.
   // Returns false only when closed.
-  bool PushCoalesce(T value) {
+  bool PushCoalesce(T value) EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (closed_) return false;
       if (items_.size() >= capacity_) {
         items_.pop_front();
@@ -49,54 +50,53 @@ class BoundedQueue {
       }
       items_.push_back(std::move(value));
     }
-    cv_.notify_one();
+    cv_.NotifyOne();
     return true;
   }
 
   // Blocks until an element arrives or the queue is closed and drained.
-  std::optional<T> Pop() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return closed_ || !items_.empty(); });
+  std::optional<T> Pop() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    cv_.Wait(mu_, [&]() REQUIRES(mu_) { return closed_ || !items_.empty(); });
     return TakeLocked();
   }
 
   template <typename Rep, typename Period>
-  std::optional<T> TryPopFor(std::chrono::duration<Rep, Period> timeout) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+  std::optional<T> TryPopFor(std::chrono::duration<Rep, Period> timeout) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    cv_.WaitFor(mu_, timeout, [&]() REQUIRES(mu_) { return closed_ || !items_.empty(); });
     return TakeLocked();
   }
 
-  std::optional<T> TryPop() {
-    std::lock_guard lock(mu_);
+  std::optional<T> TryPop() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return TakeLocked();
   }
 
-  void Close() {
+  void Close() EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       closed_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 
-  bool closed() const {
-    std::lock_guard lock(mu_);
+  bool closed() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return closed_;
   }
-  std::size_t size() const {
-    std::lock_guard lock(mu_);
+  std::size_t size() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return items_.size();
   }
   // How many snapshots PushCoalesce() discarded; a growing number means a slow consumer.
-  std::size_t dropped() const {
-    std::lock_guard lock(mu_);
+  std::size_t dropped() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return dropped_;
   }
 
  private:
-  // REQUIRES: mu_ held.
-  std::optional<T> TakeLocked() {
+  std::optional<T> TakeLocked() REQUIRES(mu_) {
     if (items_.empty()) return std::nullopt;
     std::optional<T> out(std::move(items_.front()));
     items_.pop_front();
@@ -104,11 +104,11 @@ class BoundedQueue {
   }
 
   const std::size_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<T> items_;
-  bool closed_ = false;
-  std::size_t dropped_ = 0;
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<T> items_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+  std::size_t dropped_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace resec

@@ -18,14 +18,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "resec/mutex.h"
 #include "resec/reconciler.h"
 
 namespace resec {
@@ -48,7 +47,7 @@ class SystemdNotifier {
 
   // Sends STOPPING=1 and stops pinging the watchdog (a shutdown may take a few
   // seconds; TimeoutStopSec covers it, not WatchdogSec). Idempotent.
-  void Stopping();
+  void Stopping() EXCLUDES(mu_);
 
   bool enabled() const { return enabled_; }
   // Zero when systemd asked for no watchdog.
@@ -64,15 +63,15 @@ class SystemdNotifier {
   }
 
  private:
-  void Run(std::stop_token stop);
+  void Run(std::stop_token stop) EXCLUDES(mu_);
   bool Notify(const std::string& message);
 
   Probe probe_;
   bool enabled_ = false;
   std::chrono::microseconds watchdog_{0};
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  bool stopping_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::jthread thread_;
 };
 

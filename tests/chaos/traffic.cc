@@ -78,7 +78,7 @@ void Writer::DiscoverLoop(std::stop_token stop) {
         std::string addr = j[0].at("Service").value("Address", "");
         if (addr.empty()) addr = j[0].at("Node").value("Address", "");
         const int p = j[0].at("Service").value("Port", 0);
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         target_host_ = addr;
         target_port_ = p;
       } catch (const nlohmann::json::exception&) {
@@ -106,7 +106,7 @@ void Writer::WriteLoop(std::stop_token stop) {
     std::string host;
     int port = 0;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       host = target_host_;
       port = target_port_;
     }
@@ -129,7 +129,7 @@ void Writer::WriteLoop(std::stop_token stop) {
     rec.node = static_cast<int8_t>(conn_node);
     {
       // Recorded before it is sent, so a reader never sees a seq it cannot look up.
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       records_.push_back(rec);
       seq_.store(seq);
     }
@@ -146,13 +146,13 @@ void Writer::WriteLoop(std::stop_token stop) {
     } else {
       conn.reset();  // timeout, refused, READONLY, ...: reconnect to whatever discovery says
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     records_[static_cast<size_t>(seq - 1)].flags = flags;
   }
 }
 
 Writer::Write Writer::Get(int64_t seq) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Write w;
   w.seq = seq;
   if (seq < 1 || seq > static_cast<int64_t>(records_.size())) return w;
@@ -166,7 +166,7 @@ Writer::Write Writer::Get(int64_t seq) const {
 }
 
 std::vector<int64_t> Writer::WaitAckedIn(int64_t after, int64_t upto) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<int64_t> out;
   upto = std::min<int64_t>(upto, static_cast<int64_t>(records_.size()));
   for (int64_t s = std::max<int64_t>(after + 1, 1); s <= upto; ++s) {
@@ -176,7 +176,7 @@ std::vector<int64_t> Writer::WaitAckedIn(int64_t after, int64_t upto) const {
 }
 
 std::map<int, WriteCounts> Writer::CountsByTag() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::map<int, WriteCounts> out;
   for (const Record& r : records_) {
     WriteCounts& c = out[r.tag];
@@ -198,7 +198,7 @@ WriteCounts Writer::Totals() const {
 }
 
 std::string Writer::Target() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (target_port_ == 0) return "(none)";
   return target_host_ + ":" + std::to_string(target_port_);
 }
@@ -220,7 +220,7 @@ Prober::~Prober() { Stop(); }
 void Prober::Start() {
   const int64_t first = RoundAt(Clock::now()) + 1;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     taken_ = first - 1;
   }
   for (auto& d : done_) d.store(first - 1);
@@ -257,7 +257,7 @@ void Prober::ProbeLoop(std::stop_token stop, int node) {
     }
     const auto now = Clock::now();
     if (ok) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       accepted_[k] |= 1u << node;
       last_accepted_[static_cast<size_t>(node)] = now;
     }
@@ -272,7 +272,7 @@ void Prober::ProbeLoop(std::stop_token stop, int node) {
 std::vector<Prober::Round> Prober::TakeRounds() {
   int64_t upto = INT64_MAX;
   for (const auto& d : done_) upto = std::min(upto, d.load());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Round> out;
   for (int64_t k = taken_ + 1; k <= upto; ++k) {
     Round r;
@@ -288,7 +288,7 @@ std::vector<Prober::Round> Prober::TakeRounds() {
 }
 
 std::optional<Clock::time_point> Prober::LastAccepted(int node) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_accepted_[static_cast<size_t>(node)];
 }
 
@@ -367,7 +367,7 @@ void LockWatcher::Loop(std::stop_token stop) {
       }
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (changes_.empty() || changes_.back().second != holder) changes_.emplace_back(now, holder);
     }
     const bool same = next == index;
@@ -377,7 +377,7 @@ void LockWatcher::Loop(std::stop_token stop) {
 }
 
 std::optional<int> LockWatcher::HolderAt(Clock::time_point t) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::optional<int> out;
   for (const auto& [when, holder] : changes_) {
     if (when > t) break;

@@ -27,12 +27,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "resec/mutex.h"
 
 namespace resec::chaos {
 
@@ -98,10 +99,10 @@ class Writer {
   const Clock::time_point origin_;
   std::atomic<int> tag_{0};
   std::atomic<int64_t> seq_{0};
-  mutable std::mutex mu_;
-  std::string target_host_;        // GUARDED_BY(mu_)
-  int target_port_ = 0;            // GUARDED_BY(mu_)
-  std::vector<Record> records_;    // GUARDED_BY(mu_); index seq - 1
+  mutable Mutex mu_;
+  std::string target_host_ GUARDED_BY(mu_);
+  int target_port_ GUARDED_BY(mu_) = 0;
+  std::vector<Record> records_ GUARDED_BY(mu_);  // index seq - 1
   std::jthread discover_thread_;
   std::jthread write_thread_;
 };
@@ -137,10 +138,10 @@ class Prober {
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds timeout_;
   std::vector<std::atomic<int64_t>> done_;  // per node: every round <= this is finished
-  mutable std::mutex mu_;
-  std::map<int64_t, unsigned> accepted_;                         // GUARDED_BY(mu_)
-  std::vector<std::optional<Clock::time_point>> last_accepted_;  // GUARDED_BY(mu_)
-  int64_t taken_ = -1;                                           // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<int64_t, unsigned> accepted_ GUARDED_BY(mu_);
+  std::vector<std::optional<Clock::time_point>> last_accepted_ GUARDED_BY(mu_);
+  int64_t taken_ GUARDED_BY(mu_) = -1;
   std::vector<std::jthread> threads_;
 };
 
@@ -172,8 +173,8 @@ class LockWatcher {
   const std::vector<std::pair<std::string, int>> consul_;
   const std::string key_;
   const std::vector<std::pair<std::string, int>> node_addrs_;
-  mutable std::mutex mu_;
-  std::vector<std::pair<Clock::time_point, int>> changes_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<std::pair<Clock::time_point, int>> changes_ GUARDED_BY(mu_);
   std::jthread thread_;
 };
 

@@ -30,11 +30,11 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "resec/mutex.h"
 #include "resec/status.h"
 
 namespace resec::testing {
@@ -111,15 +111,15 @@ class FaultHttpServer {
   std::atomic<int64_t> faulted_{0};
   std::atomic<uint64_t> generation_{0};  // bumped whenever the faults change
 
-  mutable std::mutex mu_;
-  std::vector<Rule> rules_;          // GUARDED_BY(mu_)
-  std::string upstream_host_;        // GUARDED_BY(mu_)
-  int upstream_port_ = 0;            // GUARDED_BY(mu_)
-  std::deque<std::string> recent_;   // GUARDED_BY(mu_)
-  std::map<std::string, int64_t> path_counts_;  // GUARDED_BY(mu_): requests per path, for RequestsTo
+  mutable Mutex mu_;
+  std::vector<Rule> rules_ GUARDED_BY(mu_);
+  std::string upstream_host_ GUARDED_BY(mu_);
+  int upstream_port_ GUARDED_BY(mu_) = 0;
+  std::deque<std::string> recent_ GUARDED_BY(mu_);
+  std::map<std::string, int64_t> path_counts_ GUARDED_BY(mu_);  // requests per path, for RequestsTo
 
-  std::mutex threads_mu_;
-  std::vector<std::shared_ptr<Connection>> connections_;  // GUARDED_BY(threads_mu_)
+  Mutex threads_mu_;
+  std::vector<std::shared_ptr<Connection>> connections_ GUARDED_BY(threads_mu_);
   std::thread accept_thread_;
 };
 
