@@ -37,7 +37,7 @@ class TcpRelay {
   TcpRelay& operator=(const TcpRelay&) = delete;
 
   int port() const { return port_; }
-  std::set<int> UpstreamSourcePorts() const;
+  std::set<int> UpstreamSourcePorts() const EXCLUDES(mu_);
 
  private:
   struct Connection {
@@ -46,7 +46,7 @@ class TcpRelay {
   };
 
   void AcceptLoop(std::stop_token stop);
-  void Relay(std::stop_token stop, int client_fd, Connection* self);
+  void Relay(std::stop_token stop, int client_fd, Connection* self) EXCLUDES(mu_);
 
   int listen_fd_;
   int port_;

@@ -48,12 +48,12 @@ class Writer {
 
   int64_t acked() const { return acked_.load(); }
   // The first write acknowledged by `port` with ack_us >= after_us.
-  std::optional<int64_t> FirstAckOn(int port, int64_t after_us) const;
-  std::vector<WriteRecord> Records() const;
+  std::optional<int64_t> FirstAckOn(int port, int64_t after_us) const EXCLUDES(mu_);
+  std::vector<WriteRecord> Records() const EXCLUDES(mu_);
 
  private:
   void DiscoverLoop(std::stop_token stop);
-  void WriteLoop(std::stop_token stop);
+  void WriteLoop(std::stop_token stop) EXCLUDES(mu_);
   int64_t Now() const;
 
   std::unique_ptr<MasterDiscovery> discovery_;

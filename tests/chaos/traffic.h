@@ -76,13 +76,13 @@ class Writer {
     bool acked = false;
     bool wait_acked = false;
   };
-  Write Get(int64_t seq) const;
+  Write Get(int64_t seq) const EXCLUDES(mu_);
   // WAIT-acknowledged writes with after < seq <= upto.
-  std::vector<int64_t> WaitAckedIn(int64_t after, int64_t upto) const;
-  std::map<int, WriteCounts> CountsByTag() const;
+  std::vector<int64_t> WaitAckedIn(int64_t after, int64_t upto) const EXCLUDES(mu_);
+  std::map<int, WriteCounts> CountsByTag() const EXCLUDES(mu_);
   WriteCounts Totals() const;
   // "10.213.7.12:6379" or "(none)": where writes go now.
-  std::string Target() const;
+  std::string Target() const EXCLUDES(mu_);
 
  private:
   struct Record {
@@ -91,8 +91,8 @@ class Writer {
     int8_t node;
     uint8_t flags;  // 1 acked, 2 WAIT-acked
   };
-  void DiscoverLoop(std::stop_token stop);
-  void WriteLoop(std::stop_token stop);
+  void DiscoverLoop(std::stop_token stop) EXCLUDES(mu_);
+  void WriteLoop(std::stop_token stop) EXCLUDES(mu_);
 
   const std::vector<std::pair<std::string, int>> consul_;
   const std::vector<std::string> node_addrs_;
@@ -115,7 +115,7 @@ class Prober {
   Prober(const Prober&) = delete;
   Prober& operator=(const Prober&) = delete;
 
-  void Start();
+  void Start() EXCLUDES(mu_);
   void Stop();
 
   struct Round {
@@ -123,15 +123,15 @@ class Prober {
     unsigned accepted = 0;  // bit k: node k accepted
   };
   // The rounds every node thread has finished since the last call, in order.
-  std::vector<Round> TakeRounds();
+  std::vector<Round> TakeRounds() EXCLUDES(mu_);
   Clock::time_point RoundTime(int64_t index) const { return origin_ + index * interval_; }
   int64_t RoundAt(Clock::time_point t) const { return (t - origin_) / interval_; }
   std::chrono::milliseconds interval() const { return interval_; }
   // When node k last accepted a probe write.
-  std::optional<Clock::time_point> LastAccepted(int node) const;
+  std::optional<Clock::time_point> LastAccepted(int node) const EXCLUDES(mu_);
 
  private:
-  void ProbeLoop(std::stop_token stop, int node);
+  void ProbeLoop(std::stop_token stop, int node) EXCLUDES(mu_);
 
   const std::vector<std::pair<std::string, int>> targets_;
   const Clock::time_point origin_;
@@ -165,10 +165,10 @@ class LockWatcher {
   void Start();
   void Stop();
   // The holder's node index at `t` (-1: free), nullopt before the first answer.
-  std::optional<int> HolderAt(Clock::time_point t) const;
+  std::optional<int> HolderAt(Clock::time_point t) const EXCLUDES(mu_);
 
  private:
-  void Loop(std::stop_token stop);
+  void Loop(std::stop_token stop) EXCLUDES(mu_);
 
   const std::vector<std::pair<std::string, int>> consul_;
   const std::string key_;

@@ -29,8 +29,8 @@ class TcpProxy {
   void Heal();
 
  private:
-  void AcceptLoop();
-  void CloseAll();
+  void AcceptLoop() EXCLUDES(mu_);
+  void CloseAll() EXCLUDES(mu_);
 
   const int target_port_;
   int port_ = 0;
