@@ -68,7 +68,7 @@ TcpRelay::~TcpRelay() {
 }
 
 std::set<int> TcpRelay::UpstreamSourcePorts() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return source_ports_;
 }
 
@@ -91,7 +91,7 @@ void TcpRelay::Relay(std::stop_token stop, int client_fd, Connection* self) {
   sockaddr_in a = Loopback(upstream_port_);
   if (up >= 0 && ::connect(up, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       source_ports_.insert(LocalPort(up));
     }
     char buf[64 * 1024];

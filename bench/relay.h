@@ -12,10 +12,10 @@
 #include <atomic>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <thread>
 
+#include "resec/mutex.h"
 #include "resec/status.h"
 
 namespace resec::bench {
@@ -37,7 +37,7 @@ class TcpRelay {
   TcpRelay& operator=(const TcpRelay&) = delete;
 
   int port() const { return port_; }
-  std::set<int> UpstreamSourcePorts() const;
+  std::set<int> UpstreamSourcePorts() const EXCLUDES(mu_);
 
  private:
   struct Connection {
@@ -46,13 +46,13 @@ class TcpRelay {
   };
 
   void AcceptLoop(std::stop_token stop);
-  void Relay(std::stop_token stop, int client_fd, Connection* self);
+  void Relay(std::stop_token stop, int client_fd, Connection* self) EXCLUDES(mu_);
 
   int listen_fd_;
   int port_;
   int upstream_port_;
-  mutable std::mutex mu_;
-  std::set<int> source_ports_;          // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::set<int> source_ports_ GUARDED_BY(mu_);
   std::list<Connection> connections_;   // acceptor thread only
   std::jthread acceptor_;               // last: stopped and joined first
 };

@@ -113,13 +113,13 @@ void Writer::WriteLoop(std::stop_token stop) {
     } else {
       conn.reset();  // timeout, refused, READONLY, ...: reconnect to whatever discovery says
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     records_.push_back(rec);
   }
 }
 
 std::optional<int64_t> Writer::FirstAckOn(int port, int64_t after_us) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const WriteRecord& r : records_) {
     if (r.port == port && r.sent_us >= after_us && r.ack_us >= 0) return r.ack_us;
   }
@@ -127,7 +127,7 @@ std::optional<int64_t> Writer::FirstAckOn(int port, int64_t after_us) const {
 }
 
 std::vector<WriteRecord> Writer::Records() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return records_;
 }
 

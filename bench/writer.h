@@ -16,11 +16,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "resec/mutex.h"
 #include "resec/status.h"
 #include "systems.h"
 
@@ -51,20 +51,20 @@ class Writer {
   // that `port` acknowledged. A write sent before (in flight at the fault,
   // answered a moment later by a master that was then frozen and later
   // resumed) says nothing about whether that master serves after the fault.
-  std::optional<int64_t> FirstAckOn(int port, int64_t after_us) const;
-  std::vector<WriteRecord> Records() const;
+  std::optional<int64_t> FirstAckOn(int port, int64_t after_us) const EXCLUDES(mu_);
+  std::vector<WriteRecord> Records() const EXCLUDES(mu_);
 
  private:
   void DiscoverLoop(std::stop_token stop);
-  void WriteLoop(std::stop_token stop);
+  void WriteLoop(std::stop_token stop) EXCLUDES(mu_);
   int64_t Now() const;
 
   std::unique_ptr<MasterDiscovery> discovery_;
   Clock::time_point origin_;
   std::atomic<int> target_port_{0};  // 0: no master heard of yet
   std::atomic<int64_t> acked_{0};
-  mutable std::mutex mu_;
-  std::vector<WriteRecord> records_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<WriteRecord> records_ GUARDED_BY(mu_);
   std::jthread discover_thread_;
   std::jthread write_thread_;
 };

@@ -35,7 +35,7 @@ usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 build() {
   if [[ ! -f $build_dir/build.ninja ]]; then
     log "configuring $build_dir"
-    cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+    cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESEC_WERROR=ON >&2
   fi
   log "building resec and the harness in $build_dir"
   ninja -C "$build_dir" -j2 resec resec_bench >&2

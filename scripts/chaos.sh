@@ -59,7 +59,7 @@ net_id=${net_id:-$(( $$ % 200 + 20 ))}
 
 if [[ ! -f $build_dir/build.ninja ]]; then
   log "configuring $build_dir"
-  cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+  cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESEC_WERROR=ON >&2
 fi
 log "building resec and resec_chaos in $build_dir"
 ninja -C "$build_dir" -j2 resec resec_chaos >&2

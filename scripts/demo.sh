@@ -15,7 +15,7 @@ failover=0
 ./scripts/install-deps.sh
 CONSUL_BIN=$(./scripts/build-consul.sh)
 if [[ ! -x build/resec ]]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESEC_WERROR=ON >/dev/null
   ninja -C build -j2 resec
 fi
 RESEC=$PWD/build/resec

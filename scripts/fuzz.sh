@@ -45,8 +45,9 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" -lt 1 ]]; then
   exit 2
 fi
 
-# Clang and libFuzzer's runtime come from Debian's packages; kept out of
-# scripts/install-deps.sh so the regular build does not pay for them.
+# libFuzzer's runtime (and clang, which scripts/install-deps.sh installs for
+# the thread-safety build) come from Debian's packages; the runtime is kept
+# out of install-deps.sh so the regular build does not pay for it.
 fuzz_packages=(clang libclang-rt-dev)
 need_install=0
 command -v clang++ >/dev/null 2>&1 || need_install=1

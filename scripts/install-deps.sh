@@ -6,7 +6,10 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  # clang: the thread-safety build of scripts/test.sh (clang 14 with
+  # libstdc++ 12, C++20).
+  clang
+  libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libssl-dev libsystemd-dev prometheus-cpp-dev
   redis-server redis-sentinel redis-tools
   # The Prometheus tests: a real server scraping a group, promtool on the

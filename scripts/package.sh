@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dir=${1:-build-pkg}
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESEC_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESEC_BUILD_TESTS=OFF -DRESEC_WERROR=ON >/dev/null
 ninja -C "$dir" -j"${JOBS:-2}" >&2
 (cd "$dir" && rm -f ./*.deb && cpack -G DEB >&2)
 deb=$(ls "$dir"/*.deb)

@@ -5,7 +5,8 @@
 #pragma once
 
 #include <chrono>
-#include <mutex>
+
+#include "resec/mutex.h"
 
 namespace resec {
 
@@ -26,18 +27,18 @@ class SystemClock final : public Clock {
 
 class FakeClock final : public Clock {
  public:
-  TimePoint Now() const override {
-    std::lock_guard lock(mu_);
+  TimePoint Now() const override EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return now_;
   }
-  void Advance(Duration d) {
-    std::lock_guard lock(mu_);
+  void Advance(Duration d) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     now_ += d;
   }
 
  private:
-  mutable std::mutex mu_;
-  TimePoint now_{std::chrono::hours(1)};
+  mutable Mutex mu_;
+  TimePoint now_ GUARDED_BY(mu_) = TimePoint(std::chrono::hours(1));
 };
 
 // Real time plus an offset the test moves: actors keep running on time, and

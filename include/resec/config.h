@@ -1,182 +1,19 @@
-// Config: every setting of the agent, as one value type.
+// The agent's configuration: the Config value type and everything that reads
+// it from the environment and the command line. One include for the users of
+// the whole; each part has its own header under resec/config/:
 //
-// ParseConfig() reads the environment and argv the way the original resec
-// does (a variable per setting, a long flag that wins over it, Go-style
-// durations), validates everything, and returns either a Config or one error
-// line per problem. It never exits and never logs: main() does that.
+//   config.h          Config, ConsulClientConfig, LogFormat (the defaults)
+//   parse.h           ParseConfig, the environment and file reader it takes
+//   settings_table.h  the one table of settings: variable, flag, help, field
+//   host_port.h       HostPort and its parser
+//   durations.h       Go's duration syntax
+//   text.h            quoting for error lines, LOG_LEVEL's names
 //
-// Thread-safety: value types; ParseConfig is pure (its only I/O is reading
-// CONSUL_HTTP_TOKEN_FILE, through the injected file reader).
+// Thread-safety: see each part (value types and pure functions).
 #pragma once
 
-#include <chrono>
-#include <functional>
-#include <map>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <variant>
-#include <vector>
-
-#include "resec/status.h"
-
-namespace resec {
-
-struct HostPort {
-  std::string host;  // may be empty (":6379" announces only a port)
-  int port = 0;
-  std::string ToString() const;  // "host:port", "[v6]:port" or ":port"
-  bool operator==(const HostPort&) const = default;
-};
-
-// Connection settings for the Consul HTTP API, named after the Consul CLI's
-// environment variables (CONSUL_HTTP_ADDR, CONSUL_CACERT, ...).
-struct ConsulClientConfig {
-  std::string scheme = "http";  // "http", "https" or "unix"
-  std::string host = "127.0.0.1";
-  int port = 8500;
-  std::string unix_socket;  // when scheme == "unix"
-  std::string token;        // secret: never logged
-  std::string basic_auth_user;
-  std::string basic_auth_password;  // secret
-  bool tls_verify = true;
-  std::string ca_file;
-  std::string ca_path;
-  std::string client_cert;
-  std::string client_key;
-  std::string tls_server_name;
-  std::string Address() const;  // for logs: scheme://host:port, no secrets
-};
-
-enum class LogFormat { kText, kJson, kGelf };
-
-struct Config {
-  // Redis under management.
-  HostPort redis_addr{"127.0.0.1", 6379};
-  std::string redis_username;  // REDIS_USERNAME (Redis 6 ACL user); empty: AUTH <password>
-  std::string redis_password;  // secret
-
-  // What we register in Consul. Empty host: loopback rule, Consul shows the node address.
-  HostPort announce_addr;
-
-  ConsulClientConfig consul;
-  std::string service_name;              // tag mode when non-empty
-  std::string service_prefix = "redis";  // prefix mode: <prefix>-master / <prefix>-slave
-  std::vector<std::string> master_tags;
-  std::vector<std::string> slave_tags;
-  std::string lock_key = "resec/.lock";
-  std::string lock_session_name = "resec";
-  std::chrono::milliseconds lock_ttl{15000};
-  int lock_monitor_retries = 3;
-  std::chrono::milliseconds lock_monitor_retry_interval{1000};
-  std::chrono::milliseconds deregister_service_after{72LL * 3600 * 1000};
-
-  std::chrono::milliseconds healthcheck_interval{5000};
-  std::chrono::milliseconds healthcheck_timeout{2000};
-
-  bool state_server = false;
-  HostPort state_listen_addr{"0.0.0.0", 8080};
-
-  std::string log_level = "info";  // debug, info, warn, error (fatal/panic map to error)
-  LogFormat log_format = LogFormat::kText;
-
-  // ---- Settings beyond the original (ours; each has a variable and a flag). ----
-  // REDIS_POLL_INTERVAL: how often INFO is polled. The original polls every 1s,
-  // which alone adds up to a second to failure detection.
-  std::chrono::milliseconds redis_poll_interval{250};
-  // CONSUL_LOCK_DELAY: the session's lock-delay. Consul's default of 15s blocks
-  // a new master for that long after a holder's session is invalidated; 1s keeps
-  // the protection against a flapping holder without the 15s outage. 0s..60s
-  // (Consul's maximum).
-  std::chrono::milliseconds lock_delay{1000};
-  // CONSUL_CHECK_TTL: TTL of our service check; 0 derives 3 x HEALTHCHECK_TIMEOUT
-  // like the original (see EffectiveCheckTtl()).
-  std::chrono::milliseconds check_ttl{0};
-  // CONSUL_SESSION_CHECKS: attach our service TTL check to the lock session, so a
-  // dead agent loses the lock when its check turns critical, not only at session TTL.
-  bool session_checks = true;
-  // REDIS_PRIORITY: tie-breaker among equally up-to-date replicas (higher wins);
-  // 0 means this instance is never promoted.
-  int redis_priority = 100;
-  // FENCING: fence an old master that lost the lock (refuse its writes).
-  bool fencing = true;
-  // MIN_REPLICAS_TO_WRITE / MIN_REPLICAS_MAX_LAG: Redis' min-replicas-to-write and
-  // min-replicas-max-lag (whole seconds, as Redis takes them), set on our master
-  // while at least that many healthy replicas report in, so an orphaned master
-  // whose agent died stops taking writes once its replicas follow another.
-  // 0: resec leaves Redis' own setting alone.
-  int min_replicas_to_write = 1;
-  std::chrono::seconds min_replicas_max_lag{10};
-  // SWITCHOVER_TIMEOUT: how long a planned switchover waits for the new master.
-  std::chrono::milliseconds switchover_timeout{5000};
-  // MIN_REPLICAS_STRICT: keep min-replicas-to-write even while fewer replicas
-  // are online (refuse writes then) instead of counting only those online.
-  bool min_replicas_strict = false;
-
-  // The peer protocol (docs/failure-detection.md): on when PEER_TOKEN (or
-  // PEER_TOKEN_FILE) is set, the same on every member of the group.
-  std::string peer_token;  // secret
-  // PEER_LISTEN_ADDR: where its UDP socket listens.
-  HostPort peer_listen_addr{"0.0.0.0", 8379};
-  // PEER_ADVERTISE_ADDR: where peers reach it; empty: the announce host (or
-  // the address Consul knows our node by) and the listen port.
-  HostPort peer_advertise_addr;
-  // PEER_INTERVAL / PEER_LEASE: heartbeat period; how long one grant lasts.
-  std::chrono::milliseconds peer_interval{100};
-  std::chrono::milliseconds peer_lease{1000};
-  bool peer_mode() const { return !peer_token.empty(); }
-
-  // check_ttl, or 3 x healthcheck_timeout when check_ttl is 0 (the original's rule).
-  std::chrono::milliseconds EffectiveCheckTtl() const {
-    return check_ttl.count() > 0 ? check_ttl : 3 * healthcheck_timeout;
-  }
-
-  bool tag_mode() const { return !service_name.empty(); }
-  // "<name or prefix>@<announce addr>"
-  std::string ServiceId() const;
-  std::string MasterServiceName() const;  // tag mode: service_name; else <prefix>-master
-  std::string SlaveServiceName() const;
-  std::string CheckId() const { return ServiceId() + ":replication-status-check"; }
-  // The values no log line, endpoint or dump may show (empty ones included).
-  std::vector<std::string> Secrets() const { return {redis_password, consul.token, consul.basic_auth_password}; }
-};
-
-// What the command line asked for besides running the agent.
-struct HelpRequest {
-  std::string text;
-};
-struct VersionRequest {
-  std::string text;
-};
-struct ConfigErrors {
-  std::vector<std::string> lines;  // "resec: VAR (--flag): problem", one per problem
-};
-
-using ParseResult = std::variant<Config, HelpRequest, VersionRequest, ConfigErrors>;
-
-using Environment = std::map<std::string, std::string>;
-// Reads a whole file (CONSUL_HTTP_TOKEN_FILE); injected so tests need no files.
-using FileReader = std::function<StatusOr<std::string>(const std::string& path)>;
-
-ParseResult ParseConfig(const Environment& env, const std::vector<std::string>& args,
-                        const FileReader& read_file);
-Environment CurrentEnvironment();
-StatusOr<std::string> ReadWholeFile(const std::string& path);
-
-// Go's time.ParseDuration syntax: "300ms", "1.5h", "2h45m", "-1s", "0".
-StatusOr<std::chrono::nanoseconds> ParseGoDuration(const std::string& text);
-// Go-style formatting for --help and dumps: 15s, 1m30s, 72h0m0s, 500ms.
-std::string FormatGoDuration(std::chrono::nanoseconds d);
-// "host:port", "[v6]:port", ":port"; port 1..65535. require_host: host may not be empty.
-StatusOr<HostPort> ParseHostPort(const std::string& text, bool require_host);
-
-// The value quoted for an error or log line: '"' and '\\' escaped, other
-// non-printable bytes as \xNN, cut after max_bytes with "..." after the quote.
-std::string QuoteForDisplay(std::string_view text, size_t max_bytes = 64);
-// LOG_LEVEL's accepted names (case-insensitive) to debug, info, warn or error;
-// nullopt when unknown.
-std::optional<std::string> NormalizeLogLevel(std::string_view level);
-
-extern const char kResecVersion[];
-
-}  // namespace resec
+#include "resec/config/config.h"
+#include "resec/config/durations.h"
+#include "resec/config/host_port.h"
+#include "resec/config/parse.h"
+#include "resec/config/text.h"

@@ -204,6 +204,16 @@ std::vector<ConfigRow> ConfigRows() {
       {"EmptyArgument", {}, {""}, {"resec: \"\""}},
       {"FlagWithoutValue", {}, {"--redis-addr"}, {"REDIS_ADDR (--redis-addr)"}},
       {"FlagWinsOverValidVariable", {{"CONSUL_LOCK_TTL", "20s"}}, {"--consul-lock-ttl=1s"}, {"CONSUL_LOCK_TTL"}},
+      // --- the command line: CLI11 reads GNU syntax, ours must read Go's flag syntax
+      {"BoolFlagBraces", {}, {"--state-server={}"}, {"STATE_SERVER (--state-server)"}},
+      {"BoolFlagEmptyValue", {}, {"--fencing="}, {"FENCING (--fencing)"}},
+      {"BoolFlagTakesNoSeparateValue", {}, {"--state-server", "false"}, {"\"false\": unexpected argument"}},
+      {"ShortFlagCluster", {}, {"-sx"}, {"-sx: unknown flag"}},
+      {"RepeatedFlagLastIsBad", {}, {"--log-level=debug", "--log-level", "loud"}, {"LOG_LEVEL (--log-level)"}},
+      {"FlagAfterDoubleDash", {}, {"--", "--state-server"}, {"\"--state-server\": unexpected argument"}},
+      {"EmptyEqualsTakesNoNextArgument", {}, {"--consul-lock-key=", "next"}, {"\"next\"", "CONSUL_LOCK_KEY"}},
+      {"SingleDashLongFlag", {}, {"-healthcheck-interval=5x"}, {"HEALTHCHECK_INTERVAL (--healthcheck-interval)"}},
+      {"UnknownFlagAmongGoodOnes", {}, {"--log-level", "debug", "--bogus", "-s"}, {"--bogus: unknown flag"}},
       // --- several problems at once: one line each
       {"ThreeProblems",
        {{"REDIS_ADDR", "nohost"}, {"LOG_LEVEL", "loud"}, {"HEALTHCHECK_INTERVAL", "-5s"}},

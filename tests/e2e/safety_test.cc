@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "resec/mutex.h"
 #include "resec/state.h"
 #include "support/agent_group.h"
 #include "support/tcp_proxy.h"
@@ -34,8 +35,8 @@ class Writer {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
   }
-  std::set<int> acked() {
-    std::lock_guard lock(mu_);
+  std::set<int> acked() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return acked_;
   }
 
@@ -51,7 +52,7 @@ class Writer {
         auto r = RedisCall(port, {"SET", "k:" + std::to_string(n), std::to_string(n)}, g_.options().redis_password,
                            "", 200ms);
         if (r.ok()) {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           acked_.insert(n);
         } else {
           port = 0;  // rediscover
@@ -63,8 +64,8 @@ class Writer {
 
   Group& g_;
   std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::set<int> acked_;
+  Mutex mu_;
+  std::set<int> acked_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -119,7 +119,7 @@ void FaultHttpServer::Stop() {
   if (accept_thread_.joinable()) accept_thread_.join();
   std::vector<std::shared_ptr<Connection>> connections;
   {
-    std::lock_guard lock(threads_mu_);
+    MutexLock lock(threads_mu_);
     connections.swap(connections_);
   }
   for (auto& c : connections) {
@@ -134,27 +134,27 @@ void FaultHttpServer::Stop() {
 }
 
 void FaultHttpServer::SetUpstream(const std::string& host, int port) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   upstream_host_ = host;
   upstream_port_ = port;
   RulesChanged();
 }
 
 void FaultHttpServer::SetFault(Fault fault, int status, std::string body) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   rules_.clear();
   rules_.push_back(Rule{"", fault, status, std::move(body)});
   RulesChanged();
 }
 
 void FaultHttpServer::AddRule(Rule rule) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   rules_.push_back(std::move(rule));
   RulesChanged();
 }
 
 void FaultHttpServer::ClearFaults() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   rules_.clear();
   RulesChanged();
 }
@@ -162,7 +162,7 @@ void FaultHttpServer::ClearFaults() {
 void FaultHttpServer::RulesChanged() { generation_.fetch_add(1); }
 
 int64_t FaultHttpServer::RequestsTo(const std::string& prefix) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   int64_t n = 0;
   for (const auto& [path, count] : path_counts_) {
     if (path.starts_with(prefix)) n += count;
@@ -171,7 +171,7 @@ int64_t FaultHttpServer::RequestsTo(const std::string& prefix) const {
 }
 
 std::string FaultHttpServer::RecentRequests(size_t max) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::string out;
   const size_t skip = recent_.size() > max ? recent_.size() - max : 0;
   for (size_t i = skip; i < recent_.size(); ++i) out += recent_[i] + "\n";
@@ -179,13 +179,13 @@ std::string FaultHttpServer::RecentRequests(size_t max) const {
 }
 
 void FaultHttpServer::Record(const std::string& line) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   recent_.push_back(line);
   if (recent_.size() > 200) recent_.pop_front();
 }
 
 FaultHttpServer::Rule FaultHttpServer::Decide(const std::string& path) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const Rule& r : rules_) {
     if (path.starts_with(r.path_prefix)) return r;
   }
@@ -193,7 +193,7 @@ FaultHttpServer::Rule FaultHttpServer::Decide(const std::string& path) const {
 }
 
 void FaultHttpServer::ReapFinished() {
-  std::lock_guard lock(threads_mu_);
+  MutexLock lock(threads_mu_);
   auto done = std::partition(connections_.begin(), connections_.end(),
                              [](const std::shared_ptr<Connection>& c) { return !c->done.load(); });
   for (auto it = done; it != connections_.end(); ++it) {
@@ -211,7 +211,7 @@ void FaultHttpServer::AcceptLoop() {
     if (fd < 0) continue;
     ReapFinished();
     auto c = std::make_shared<Connection>();
-    std::lock_guard lock(threads_mu_);
+    MutexLock lock(threads_mu_);
     c->thread = std::thread([this, fd, c] {
       Serve(fd);
       c->done.store(true);
@@ -308,7 +308,7 @@ void FaultHttpServer::Serve(int raw_fd) {
 
   requests_.fetch_add(1);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++path_counts_[path];
   }
   const uint64_t generation = generation_.load();
@@ -320,7 +320,7 @@ void FaultHttpServer::Serve(int raw_fd) {
       std::string host;
       int port = 0;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         host = upstream_host_;
         port = upstream_port_;
       }

@@ -3,11 +3,11 @@
 //
 //   FaultHttpServer fault;
 //   ASSERT_OK(fault.Start());
-//   fault.SetUpstream("127.0.0.1", consul.http_port());   // proxy everything ...
-//   fault.SetFault(FaultHttpServer::Fault::kStatus, 500);  // ... or break everything
+//   fault.SetUpstream("127.0.0.1", consul.http_port()) EXCLUDES(mu_);   // proxy everything ...
+//   fault.SetFault(FaultHttpServer::Fault::kStatus, 500) EXCLUDES(mu_);  // ... or break everything
 //   fault.AddRule({"/v1/session/", FaultHttpServer::Fault::kHang});  // or one endpoint
 //   agent env: CONSUL_HTTP_ADDR = fault.addr()
-//   fault.ClearFaults();                                   // heal: proxy again
+//   fault.ClearFaults() EXCLUDES(mu_);                                   // heal: proxy again
 //
 // A raw socket server (not httplib) so it can misbehave in ways a conforming
 // server cannot: a Content-Length it never honours, a 100 MB body, silence.
@@ -30,11 +30,11 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "resec/mutex.h"
 #include "resec/status.h"
 
 namespace resec::testing {
@@ -67,7 +67,7 @@ class FaultHttpServer {
 
   // Listens on 127.0.0.1 on a kernel-chosen port and starts accepting.
   Status Start();
-  void Stop();
+  void Stop() EXCLUDES(threads_mu_);
 
   int port() const { return port_; }
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -78,7 +78,7 @@ class FaultHttpServer {
   void SetFault(Fault fault, int status = 500, std::string body = "");
   // Rules are tried in order; the first whose prefix matches decides. No
   // match: kProxy.
-  void AddRule(Rule rule);
+  void AddRule(Rule rule) EXCLUDES(mu_);
   // No rules: everything is proxied.
   void ClearFaults();
 
@@ -87,19 +87,19 @@ class FaultHttpServer {
   // Requests that got a fault (anything but a successful relay).
   int64_t faulted() const { return faulted_.load(); }
   // Requests read so far whose path starts with `prefix`.
-  int64_t RequestsTo(const std::string& prefix) const;
+  int64_t RequestsTo(const std::string& prefix) const EXCLUDES(mu_);
   // The last requests, "METHOD /path -> what happened", oldest first; for
   // failure messages.
-  std::string RecentRequests(size_t max = 30) const;
+  std::string RecentRequests(size_t max = 30) const EXCLUDES(mu_);
 
  private:
   struct Connection;
-  void AcceptLoop();
-  void Serve(int fd);
-  Rule Decide(const std::string& path) const;
-  void Record(const std::string& line);
-  void RulesChanged();  // REQUIRES: mu_ held
-  void ReapFinished();
+  void AcceptLoop() EXCLUDES(threads_mu_);
+  void Serve(int fd) EXCLUDES(mu_);
+  Rule Decide(const std::string& path) const EXCLUDES(mu_);
+  void Record(const std::string& line) EXCLUDES(mu_);
+  void RulesChanged() REQUIRES(mu_);
+  void ReapFinished() EXCLUDES(threads_mu_);
 
   int listen_fd_ = -1;
   int port_ = 0;
@@ -111,15 +111,15 @@ class FaultHttpServer {
   std::atomic<int64_t> faulted_{0};
   std::atomic<uint64_t> generation_{0};  // bumped whenever the faults change
 
-  mutable std::mutex mu_;
-  std::vector<Rule> rules_;          // GUARDED_BY(mu_)
-  std::string upstream_host_;        // GUARDED_BY(mu_)
-  int upstream_port_ = 0;            // GUARDED_BY(mu_)
-  std::deque<std::string> recent_;   // GUARDED_BY(mu_)
-  std::map<std::string, int64_t> path_counts_;  // GUARDED_BY(mu_): requests per path, for RequestsTo
+  mutable Mutex mu_;
+  std::vector<Rule> rules_ GUARDED_BY(mu_);
+  std::string upstream_host_ GUARDED_BY(mu_);
+  int upstream_port_ GUARDED_BY(mu_) = 0;
+  std::deque<std::string> recent_ GUARDED_BY(mu_);
+  std::map<std::string, int64_t> path_counts_ GUARDED_BY(mu_);  // requests per path, for RequestsTo
 
-  std::mutex threads_mu_;
-  std::vector<std::shared_ptr<Connection>> connections_;  // GUARDED_BY(threads_mu_)
+  Mutex threads_mu_;
+  std::vector<std::shared_ptr<Connection>> connections_ GUARDED_BY(threads_mu_);
   std::thread accept_thread_;
 };
 

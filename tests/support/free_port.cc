@@ -6,9 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <random>
 #include <set>
+
+#include "resec/mutex.h"
 
 namespace resec::testing {
 namespace {
@@ -32,16 +33,16 @@ bool CanBind(int port, int type) {
 }
 
 struct PortRegistry {
-  std::mutex mu;
-  std::set<int> handed_out;  // GUARDED_BY(mu)
-  std::mt19937 rng{std::random_device{}() ^ static_cast<unsigned>(::getpid())};
+  Mutex mu;
+  std::set<int> handed_out GUARDED_BY(mu);
+  std::mt19937 rng GUARDED_BY(mu) = std::mt19937(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
 };
 
 }  // namespace
 
 int FreePort() {
   static PortRegistry registry;
-  std::lock_guard<std::mutex> lock(registry.mu);
+  MutexLock lock(registry.mu);
   std::uniform_int_distribution<int> dist(kLowPort, kHighPort - 1);
   for (int i = 0; i < kMaxProbes; ++i) {
     int port = dist(registry.rng);

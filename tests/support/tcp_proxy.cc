@@ -70,11 +70,11 @@ TcpProxy::~TcpProxy() {
   CloseAll();
   std::vector<std::thread> pumps;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     pumps.swap(pumps_);
   }
   for (auto& t : pumps) t.join();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (int fd : fds_) ::close(fd);
 }
 
@@ -93,7 +93,7 @@ void TcpProxy::AcceptLoop() {
       ::close(client);
       continue;
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     fds_.push_back(client);
     fds_.push_back(server);
     pumps_.emplace_back([client, server] { Pump(client, server); });
@@ -102,7 +102,7 @@ void TcpProxy::AcceptLoop() {
 }
 
 void TcpProxy::CloseAll() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // shutdown (not close) so the pump threads wake; fds are closed at destruction.
   for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
 }

@@ -10,9 +10,10 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "resec/mutex.h"
 
 namespace resec::testing {
 
@@ -28,17 +29,17 @@ class TcpProxy {
   void Heal();
 
  private:
-  void AcceptLoop();
-  void CloseAll();
+  void AcceptLoop() EXCLUDES(mu_);
+  void CloseAll() EXCLUDES(mu_);
 
   const int target_port_;
   int port_ = 0;
   int listen_fd_ = -1;
   std::atomic<bool> cut_{false};
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  std::vector<int> fds_;  // GUARDED_BY(mu_): live forwarded sockets
-  std::vector<std::thread> pumps_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::vector<int> fds_ GUARDED_BY(mu_);  // live forwarded sockets
+  std::vector<std::thread> pumps_ GUARDED_BY(mu_);
   std::thread acceptor_;
 };
 

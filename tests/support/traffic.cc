@@ -112,7 +112,7 @@ void Writer::DiscoverLoop(std::stop_token stop) {
         if (addr.empty()) addr = j[0].at("Node").value("Address", "");
         if (auto h = hosts_.find(addr); h != hosts_.end()) addr = h->second;
         const int p = j[0].at("Service").value("Port", 0);
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         target_host_ = addr;
         target_port_ = p;
       } catch (const nlohmann::json::exception&) {
@@ -140,7 +140,7 @@ void Writer::WriteLoop(std::stop_token stop) {
     std::string host;
     int port = 0;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       host = target_host_;
       port = target_port_;
     }
@@ -163,7 +163,7 @@ void Writer::WriteLoop(std::stop_token stop) {
     rec.node = static_cast<int8_t>(conn_node);
     {
       // Recorded before it is sent, so a reader never sees a seq it cannot look up.
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       records_.push_back(rec);
       seq_.store(seq);
     }
@@ -180,13 +180,13 @@ void Writer::WriteLoop(std::stop_token stop) {
     } else {
       conn.reset();  // timeout, refused, READONLY, ...: reconnect to whatever discovery says
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     records_[static_cast<size_t>(seq - 1)].flags = flags;
   }
 }
 
 Writer::Write Writer::Get(int64_t seq) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Write w;
   w.seq = seq;
   if (seq < 1 || seq > static_cast<int64_t>(records_.size())) return w;
@@ -200,7 +200,7 @@ Writer::Write Writer::Get(int64_t seq) const {
 }
 
 std::vector<int64_t> Writer::WaitAckedIn(int64_t after, int64_t upto) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<int64_t> out;
   upto = std::min<int64_t>(upto, static_cast<int64_t>(records_.size()));
   for (int64_t s = std::max<int64_t>(after + 1, 1); s <= upto; ++s) {
@@ -210,7 +210,7 @@ std::vector<int64_t> Writer::WaitAckedIn(int64_t after, int64_t upto) const {
 }
 
 std::map<int, WriteCounts> Writer::CountsByTag() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::map<int, WriteCounts> out;
   for (const Record& r : records_) {
     WriteCounts& c = out[r.tag];
@@ -232,7 +232,7 @@ WriteCounts Writer::Totals() const {
 }
 
 std::string Writer::Target() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (target_port_ == 0) return "(none)";
   return target_host_ + ":" + std::to_string(target_port_);
 }
@@ -254,7 +254,7 @@ Prober::~Prober() { Stop(); }
 void Prober::Start() {
   const int64_t first = RoundAt(Clock::now()) + 1;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     taken_ = first - 1;
   }
   for (auto& d : done_) d.store(first - 1);
@@ -294,7 +294,7 @@ void Prober::ProbeLoop(std::stop_token stop, int node) {
     }
     const auto now = Clock::now();
     if (ok) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       accepted_[k] |= 1u << node;
       last_accepted_[static_cast<size_t>(node)] = now;
     }
@@ -309,7 +309,7 @@ void Prober::ProbeLoop(std::stop_token stop, int node) {
 std::vector<Prober::Round> Prober::TakeRounds() {
   int64_t upto = INT64_MAX;
   for (const auto& d : done_) upto = std::min(upto, d.load());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Round> out;
   for (int64_t k = taken_ + 1; k <= upto; ++k) {
     Round r;
@@ -325,7 +325,7 @@ std::vector<Prober::Round> Prober::TakeRounds() {
 }
 
 std::optional<Clock::time_point> Prober::LastAccepted(int node) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_accepted_[static_cast<size_t>(node)];
 }
 
@@ -516,7 +516,7 @@ void LockWatcher::Loop(std::stop_token stop) {
       }
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (changes_.empty() || changes_.back().second != holder) changes_.emplace_back(now, holder);
     }
     const bool same = next == index;
@@ -526,7 +526,7 @@ void LockWatcher::Loop(std::stop_token stop) {
 }
 
 std::optional<int> LockWatcher::HolderAt(Clock::time_point t) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::optional<int> out;
   for (const auto& [when, holder] : changes_) {
     if (when > t) break;

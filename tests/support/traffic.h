@@ -29,12 +29,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "resec/mutex.h"
 
 namespace resec::testing {
 
@@ -88,13 +89,13 @@ class Writer {
     bool acked = false;
     bool wait_acked = false;
   };
-  Write Get(int64_t seq) const;
+  Write Get(int64_t seq) const EXCLUDES(mu_);
   // WAIT-acknowledged writes with after < seq <= upto.
-  std::vector<int64_t> WaitAckedIn(int64_t after, int64_t upto) const;
-  std::map<int, WriteCounts> CountsByTag() const;
+  std::vector<int64_t> WaitAckedIn(int64_t after, int64_t upto) const EXCLUDES(mu_);
+  std::map<int, WriteCounts> CountsByTag() const EXCLUDES(mu_);
   WriteCounts Totals() const;
   // "10.213.7.12:6379" or "(none)": where writes go now.
-  std::string Target() const;
+  std::string Target() const EXCLUDES(mu_);
 
  private:
   struct Record {
@@ -103,8 +104,8 @@ class Writer {
     int8_t node;
     uint8_t flags;  // 1 acked, 2 WAIT-acked
   };
-  void DiscoverLoop(std::stop_token stop);
-  void WriteLoop(std::stop_token stop);
+  void DiscoverLoop(std::stop_token stop) EXCLUDES(mu_);
+  void WriteLoop(std::stop_token stop) EXCLUDES(mu_);
 
   const std::vector<Endpoint> consul_;
   const std::vector<std::string> node_addrs_;
@@ -112,10 +113,10 @@ class Writer {
   const std::map<std::string, std::string> hosts_;
   std::atomic<int> tag_{0};
   std::atomic<int64_t> seq_{0};
-  mutable std::mutex mu_;
-  std::string target_host_;        // GUARDED_BY(mu_)
-  int target_port_ = 0;            // GUARDED_BY(mu_)
-  std::vector<Record> records_;    // GUARDED_BY(mu_); index seq - 1
+  mutable Mutex mu_;
+  std::string target_host_ GUARDED_BY(mu_);
+  int target_port_ GUARDED_BY(mu_) = 0;
+  std::vector<Record> records_ GUARDED_BY(mu_);  // index seq - 1
   std::jthread discover_thread_;
   std::jthread write_thread_;
 };
@@ -128,7 +129,7 @@ class Prober {
   Prober(const Prober&) = delete;
   Prober& operator=(const Prober&) = delete;
 
-  void Start();
+  void Start() EXCLUDES(mu_);
   void Stop();
 
   struct Round {
@@ -136,25 +137,25 @@ class Prober {
     unsigned accepted = 0;  // bit k: node k accepted
   };
   // The rounds every node thread has finished since the last call, in order.
-  std::vector<Round> TakeRounds();
+  std::vector<Round> TakeRounds() EXCLUDES(mu_);
   Clock::time_point RoundTime(int64_t index) const { return origin_ + index * interval_; }
   int64_t RoundAt(Clock::time_point t) const { return (t - origin_) / interval_; }
   std::chrono::milliseconds interval() const { return interval_; }
   // When node k last accepted a probe write.
-  std::optional<Clock::time_point> LastAccepted(int node) const;
+  std::optional<Clock::time_point> LastAccepted(int node) const EXCLUDES(mu_);
 
  private:
-  void ProbeLoop(std::stop_token stop, int node);
+  void ProbeLoop(std::stop_token stop, int node) EXCLUDES(mu_);
 
   const std::vector<Endpoint> targets_;
   const Clock::time_point origin_;
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds timeout_;
   std::vector<std::atomic<int64_t>> done_;  // per node: every round <= this is finished
-  mutable std::mutex mu_;
-  std::map<int64_t, unsigned> accepted_;                         // GUARDED_BY(mu_)
-  std::vector<std::optional<Clock::time_point>> last_accepted_;  // GUARDED_BY(mu_)
-  int64_t taken_ = -1;                                           // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<int64_t, unsigned> accepted_ GUARDED_BY(mu_);
+  std::vector<std::optional<Clock::time_point>> last_accepted_ GUARDED_BY(mu_);
+  int64_t taken_ GUARDED_BY(mu_) = -1;
   std::vector<std::jthread> threads_;
 };
 
@@ -237,16 +238,16 @@ class LockWatcher {
   void Start();
   void Stop();
   // The holder's node index at `t` (-1: free), nullopt before the first answer.
-  std::optional<int> HolderAt(Clock::time_point t) const;
+  std::optional<int> HolderAt(Clock::time_point t) const EXCLUDES(mu_);
 
  private:
-  void Loop(std::stop_token stop);
+  void Loop(std::stop_token stop) EXCLUDES(mu_);
 
   const std::vector<Endpoint> consul_;
   const std::string key_;
   const std::vector<std::pair<std::string, int>> node_addrs_;
-  mutable std::mutex mu_;
-  std::vector<std::pair<Clock::time_point, int>> changes_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<std::pair<Clock::time_point, int>> changes_ GUARDED_BY(mu_);
   std::jthread thread_;
 };
 

@@ -372,27 +372,29 @@ TEST(ParseConfigTest, LogFormats) {
 struct AnnounceRow {
   const char* name;
   Environment env;
+  // Written HostPort{...} in the rows: a bare {"", 6379} makes GCC 12 at -O3
+  // warn, falsely, that the row's host may be used uninitialised.
   HostPort want;
   std::string service_id;
 };
 
 TEST(ParseConfigTest, AnnounceAddress) {
   const std::vector<AnnounceRow> rows = {
-      {"default redis is loopback", {}, {"", 6379}, "redis@:6379"},
-      {"localhost", {{"REDIS_ADDR", "localhost:6380"}}, {"", 6380}, "redis@:6380"},
-      {"LOCALHOST", {{"REDIS_ADDR", "LOCALHOST:6380"}}, {"", 6380}, "redis@:6380"},
-      {"other 127.x", {{"REDIS_ADDR", "127.0.1.1:6379"}}, {"", 6379}, "redis@:6379"},
-      {"ipv6 loopback", {{"REDIS_ADDR", "[::1]:6379"}}, {"", 6379}, "redis@:6379"},
-      {"routable", {{"REDIS_ADDR", "10.0.0.5:6379"}}, {"10.0.0.5", 6379}, "redis@10.0.0.5:6379"},
-      {"name", {{"REDIS_ADDR", "redis-a:6379"}}, {"redis-a", 6379}, "redis@redis-a:6379"},
-      {"ipv6 routable", {{"REDIS_ADDR", "[2001:db8::7]:6379"}}, {"2001:db8::7", 6379}, "redis@[2001:db8::7]:6379"},
+      {"default redis is loopback", {}, HostPort{"", 6379}, "redis@:6379"},
+      {"localhost", {{"REDIS_ADDR", "localhost:6380"}}, HostPort{"", 6380}, "redis@:6380"},
+      {"LOCALHOST", {{"REDIS_ADDR", "LOCALHOST:6380"}}, HostPort{"", 6380}, "redis@:6380"},
+      {"other 127.x", {{"REDIS_ADDR", "127.0.1.1:6379"}}, HostPort{"", 6379}, "redis@:6379"},
+      {"ipv6 loopback", {{"REDIS_ADDR", "[::1]:6379"}}, HostPort{"", 6379}, "redis@:6379"},
+      {"routable", {{"REDIS_ADDR", "10.0.0.5:6379"}}, HostPort{"10.0.0.5", 6379}, "redis@10.0.0.5:6379"},
+      {"name", {{"REDIS_ADDR", "redis-a:6379"}}, HostPort{"redis-a", 6379}, "redis@redis-a:6379"},
+      {"ipv6 routable", {{"REDIS_ADDR", "[2001:db8::7]:6379"}}, HostPort{"2001:db8::7", 6379}, "redis@[2001:db8::7]:6379"},
       {"explicit wins", {{"REDIS_ADDR", "127.0.0.1:6379"}, {"ANNOUNCE_ADDR", "192.168.1.4:7000"}},
-       {"192.168.1.4", 7000}, "redis@192.168.1.4:7000"},
-      {"explicit port only", {{"ANNOUNCE_ADDR", ":7000"}}, {"", 7000}, "redis@:7000"},
-      {"explicit loopback kept", {{"ANNOUNCE_ADDR", "127.0.0.1:7000"}}, {"127.0.0.1", 7000}, "redis@127.0.0.1:7000"},
+       HostPort{"192.168.1.4", 7000}, "redis@192.168.1.4:7000"},
+      {"explicit port only", {{"ANNOUNCE_ADDR", ":7000"}}, HostPort{"", 7000}, "redis@:7000"},
+      {"explicit loopback kept", {{"ANNOUNCE_ADDR", "127.0.0.1:7000"}}, HostPort{"127.0.0.1", 7000}, "redis@127.0.0.1:7000"},
       {"tag mode id", {{"CONSUL_SERVICE_NAME", "cache"}, {"MASTER_TAGS", "m"}, {"REDIS_ADDR", "10.0.0.5:6379"}},
-       {"10.0.0.5", 6379}, "cache@10.0.0.5:6379"},
-      {"prefix id", {{"CONSUL_SERVICE_PREFIX", "sessions"}}, {"", 6379}, "sessions@:6379"},
+       HostPort{"10.0.0.5", 6379}, "cache@10.0.0.5:6379"},
+      {"prefix id", {{"CONSUL_SERVICE_PREFIX", "sessions"}}, HostPort{"", 6379}, "sessions@:6379"},
   };
   for (const AnnounceRow& row : rows) {
     SCOPED_TRACE(row.name);
@@ -686,6 +688,105 @@ TEST(ParseConfigTest, SecretsNeverEchoed) {
       EXPECT_EQ(line.find("hunter2"), std::string::npos);
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// The command line is read with CLI11, which parses GNU syntax; these rows pin
+// where Go's flag package (the original's) differs and ours must follow Go.
+
+struct CommandLineRow {
+  const char* name;
+  Environment env;
+  std::vector<std::string> args;
+  std::function<void(const Config&)> check;  // set: must parse, and pass this
+  std::vector<std::string> want_errors;      // else: exactly these lines
+};
+
+TEST(ParseConfigTest, CommandLineFollowsGoFlagSyntax) {
+  const std::vector<CommandLineRow> rows = {
+      // --flag=value and --flag value are the same; so are one and two dashes.
+      {"equals", {}, {"--log-level=debug"}, [](const Config& c) { EXPECT_EQ(c.log_level, "debug"); }},
+      {"separate value", {}, {"--log-level", "debug"}, [](const Config& c) { EXPECT_EQ(c.log_level, "debug"); }},
+      {"one dash, separate value", {}, {"-log-level", "debug"},
+       [](const Config& c) { EXPECT_EQ(c.log_level, "debug"); }},
+      {"value with '='", {}, {"--consul-lock-key=a=b"}, [](const Config& c) { EXPECT_EQ(c.lock_key, "a=b"); }},
+      // The next argument is the value even when it looks like a flag.
+      {"value starting with a dash", {}, {"--consul-lock-key", "-fencing"},
+       [](const Config& c) {
+         EXPECT_EQ(c.lock_key, "-fencing");
+         EXPECT_TRUE(c.fencing);
+       }},
+      {"value '--'", {}, {"--consul-lock-key", "--", "--fencing=false"},
+       [](const Config& c) {
+         EXPECT_EQ(c.lock_key, "--");
+         EXPECT_FALSE(c.fencing);
+       }},
+      {"value '--help'", {}, {"--consul-lock-key", "--help"},
+       [](const Config& c) { EXPECT_EQ(c.lock_key, "--help"); }},
+      // CLI11 reads "{}" and "[a,b]" specially in some places; to us they are text.
+      {"braces are text", {}, {"--consul-lock-key={}"}, [](const Config& c) { EXPECT_EQ(c.lock_key, "{}"); }},
+      {"brackets are text", {}, {"--consul-master-tags=[a,b]", "--consul-service-name=s"},
+       [](const Config& c) { EXPECT_EQ(c.master_tags, (std::vector<std::string>{"[a", "b]"})); }},
+      // Repeated flags: the last wins, whatever the earlier ones held.
+      {"repeated, last wins", {}, {"--log-level", "loud", "--log-level=error"},
+       [](const Config& c) { EXPECT_EQ(c.log_level, "error"); }},
+      {"repeated boolean", {}, {"-s", "--state-server=false", "-s=1"},
+       [](const Config& c) { EXPECT_TRUE(c.state_server); }},
+      {"repeated, last is bad", {}, {"--log-level=error", "--log-level", "loud"}, nullptr,
+       {"resec: LOG_LEVEL (--log-level): \"loud\" is not a log level (debug, info, warn, error)"}},
+      // Booleans take a value only after '='.
+      {"boolean =false", {{"FENCING", "true"}}, {"--fencing=false"}, [](const Config& c) { EXPECT_FALSE(c.fencing); }},
+      {"boolean braces", {}, {"--state-server={}"}, nullptr,
+       {"resec: STATE_SERVER (--state-server): \"{}\" is not a boolean (true, false, 1, 0, t, f)"}},
+      {"boolean empty", {}, {"--state-server="}, nullptr,
+       {"resec: STATE_SERVER (--state-server): \"\" is not a boolean (true, false, 1, 0, t, f)"}},
+      {"boolean CLI11 word", {}, {"--fencing=off"}, nullptr,
+       {"resec: FENCING (--fencing): \"off\" is not a boolean (true, false, 1, 0, t, f)"}},
+      // `--flag=` is an empty value, not "take the next argument".
+      {"empty value", {}, {"--consul-lock-key=", "next"}, nullptr,
+       {"resec: \"next\": unexpected argument (settings are flags)",
+        "resec: CONSUL_LOCK_KEY (--consul-lock-key): must not be empty"}},
+      // No clustering of short flags, and -s takes '=' like a long flag.
+      {"short with equals", {{"STATE_SERVER", "true"}}, {"-s=f"}, [](const Config& c) { EXPECT_FALSE(c.state_server); }},
+      {"short cluster", {}, {"-sx"}, nullptr, {"resec: -sx: unknown flag"}},
+      {"help cluster", {}, {"-hx"}, nullptr, {"resec: -hx: unknown flag"}},
+      {"short flag as long", {}, {"--s"}, [](const Config& c) { EXPECT_TRUE(c.state_server); }},
+      // Unknown flags: as typed, without their value, in argv order, among stray arguments.
+      {"unknown flags in order", {}, {"--bogus=1", "stray", "-x", "---y", "-1"}, nullptr,
+       {"resec: --bogus: unknown flag", "resec: \"stray\": unexpected argument (settings are flags)",
+        "resec: -x: unknown flag", "resec: ---y: unknown flag", "resec: -1: unknown flag"}},
+      {"unknown flag with odd characters", {}, {"-!"}, nullptr, {"resec: \"-!\": unknown flag"}},
+      {"Consul client variables have no flags", {}, {"--consul-http-addr=x"}, nullptr,
+       {"resec: --consul-http-addr: unknown flag"}},
+      {"lone dash", {}, {"-"}, nullptr, {"resec: \"-\": unexpected argument (settings are flags)"}},
+      // "--" ends the flags; a second "--" is an argument.
+      {"double dash", {}, {"--log-level=debug", "--", "--bogus", "--"}, nullptr,
+       {"resec: \"--bogus\": unexpected argument (settings are flags)",
+        "resec: \"--\": unexpected argument (settings are flags)"}},
+      {"double dash alone", {}, {"--"}, [](const Config& c) { EXPECT_EQ(c.log_level, "info"); }},
+      // A missing value is reported after the problems before it.
+      {"missing value last", {}, {"--bogus", "--log-level"}, nullptr,
+       {"resec: --bogus: unknown flag", "resec: LOG_LEVEL (--log-level): flag needs a value"}},
+  };
+  for (const CommandLineRow& row : rows) {
+    SCOPED_TRACE(row.name);
+    if (row.check) {
+      row.check(MustParse(row.env, row.args));
+    } else {
+      EXPECT_EQ(MustFail(row.env, row.args), row.want_errors);
+    }
+  }
+}
+
+TEST(ParseConfigTest, FirstOfHelpAndVersionWins) {
+  EXPECT_TRUE(std::holds_alternative<VersionRequest>(Parse({}, {"--version", "--help"})));
+  EXPECT_TRUE(std::holds_alternative<HelpRequest>(Parse({}, {"-h", "-v"})));
+  EXPECT_TRUE(std::holds_alternative<HelpRequest>(Parse({}, {"--help=no"})));
+  // Before a value flag that ends argv, and whatever came before.
+  EXPECT_TRUE(std::holds_alternative<HelpRequest>(Parse({}, {"stray", "--bogus", "--help", "--redis-addr"})));
+  // After "--", or as a flag's value, it is not a request.
+  EXPECT_FALSE(std::holds_alternative<HelpRequest>(Parse({}, {"--", "--help"})));
+  EXPECT_FALSE(std::holds_alternative<VersionRequest>(Parse({}, {"--log-level", "-v"})));
 }
 
 // ---------------------------------------------------------------------------

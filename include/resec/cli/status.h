@@ -46,6 +46,8 @@ struct GroupScope {
   std::string master_tag;  // tag mode: first of MASTER_TAGS
   std::string slave_tag;   // tag mode: first of SLAVE_TAGS (may be empty)
   std::string id_prefix = "redis@";  // our agents' service IDs start with it
+
+  bool operator==(const GroupScope&) const = default;
 };
 GroupScope ScopeFromConfig(const Config& config);
 
