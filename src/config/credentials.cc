@@ -33,6 +33,21 @@ Credentials ReadCredentials(const SettingSource& source, const FileReader& read_
     }
   }
 
+  // The peer token likewise: a file wins over the variable.
+  const Setting& peer_file = FindSetting("PEER_TOKEN_FILE");
+  if (const auto path = source.Raw(peer_file)) {
+    auto contents = read_file ? read_file(*path) : ReadWholeFile(*path);
+    if (!contents.ok()) {
+      out.problems.push_back(
+          {&peer_file, "cannot read " + QuoteForDisplay(*path) + ": " + contents.status().message()});
+    } else if (const std::string_view token = TrimSpace(*contents); !token.empty()) {
+      config->peer_token = std::string(token);
+      out.secrets.push_back(config->peer_token);
+    } else {
+      out.problems.push_back({&peer_file, QuoteForDisplay(*path) + " is empty"});
+    }
+  }
+
   if (const auto auth = source.Raw(FindSetting("CONSUL_HTTP_AUTH"))) {
     // user[:password], split at the first colon like the Consul CLI.
     const size_t colon = auth->find(':');

@@ -105,6 +105,30 @@ constexpr std::array kSettings = {
     Setting{"SWITCHOVER_TIMEOUT", "switchover-timeout", "", "DURATION",
             "how long a planned switchover waits for the new master",
             MillisValue{&Field<&Config::switchover_timeout>, kPositive}},
+    Setting{"MIN_REPLICAS_STRICT", "min-replicas-strict", "", "",
+            "keep MIN_REPLICAS_TO_WRITE while fewer replicas are online (writes refused then); "
+            "default: count only replicas the master sees online",
+            BoolValue{&Field<&Config::min_replicas_strict>}},
+    // The peer protocol (docs/failure-detection.md).
+    Setting{"PEER_TOKEN", "peer-token", "", "TOKEN",
+            "the group's shared secret; set on every member, the agents detect failures among themselves",
+            TextValue{&Field<&Config::peer_token>}, /*secret=*/true},
+    Setting{"PEER_TOKEN_FILE", "peer-token-file", "", "FILE", "file holding the peer token; wins over PEER_TOKEN",
+            SpecialValue{[](const Config&) { return std::string(); }}},
+    Setting{"PEER_LISTEN_ADDR", "peer-listen-addr", "", "HOST:PORT",
+            "where the peer protocol listens (UDP; an IPv4 address or empty for all)",
+            AddressValue{&Field<&Config::peer_listen_addr>, /*require_host=*/false}},
+    Setting{"PEER_ADVERTISE_ADDR", "peer-advertise-addr", "", "HOST:PORT",
+            "where peers reach it; empty: the announce host, else Consul's address for our node, and the listen port",
+            AddressValue{&Field<&Config::peer_advertise_addr>, /*require_host=*/false}},
+    // A heartbeat every few milliseconds would be a busy loop for nothing;
+    // one a second would make the lease (several heartbeats) long.
+    Setting{"PEER_INTERVAL", "peer-interval", "", "DURATION", "peer heartbeat period, 10ms..1s",
+            MillisValue{&Field<&Config::peer_interval>,
+                        {.min = Limit{10, true, "is below 10ms"}, .max = Limit{Ms(1s), true, "is above 1s"}}}},
+    Setting{"PEER_LEASE", "peer-lease", "", "DURATION",
+            "how long one heartbeat's grant holds; at least 3 x PEER_INTERVAL",
+            MillisValue{&Field<&Config::peer_lease>, kPositive}},
     // Consul client, named as the Consul CLI names them.
     Setting{"CONSUL_HTTP_ADDR", "", "", "", "Consul agent, optional http:// or https:// scheme",
             SpecialValue{[](const Config& c) { return HostPort{c.consul.host, c.consul.port}.ToString(); }}},

@@ -1,6 +1,9 @@
 // Bounds and cross-setting rules (see validate.h).
 #include "validate.h"
 
+#include <arpa/inet.h>
+
+#include "resec/config/durations.h"
 #include "resec/config/text.h"
 
 namespace resec::config {
@@ -63,6 +66,19 @@ void CheckTogether(const Config& config, std::vector<Problem>* problems) {
   }
   if (config.consul.client_cert.empty() && !config.consul.client_key.empty()) {
     problem("CONSUL_CLIENT_CERT", "required with CONSUL_CLIENT_KEY");
+  }
+  if (config.peer_mode()) {
+    // A grant must outlive a few lost heartbeats, or one dropped datagram
+    // fences the master.
+    if (config.peer_lease < 3 * config.peer_interval) {
+      problem("PEER_LEASE", "must be at least 3 x PEER_INTERVAL (" + FormatGoDuration(3 * config.peer_interval) + ")");
+    }
+    // The socket is IPv4 (every address the rig and the examples use).
+    in_addr ignored{};
+    if (!config.peer_listen_addr.host.empty() && inet_pton(AF_INET, config.peer_listen_addr.host.c_str(), &ignored) != 1) {
+      problem("PEER_LISTEN_ADDR", "host " + QuoteForDisplay(config.peer_listen_addr.host) +
+                                      " is not an IPv4 address (empty: all interfaces)");
+    }
   }
 }
 

@@ -208,6 +208,12 @@ class HttpClient final : public Client {
     return Call("PUT", "/v1/catalog/register", "", EncodeCatalogCheck(check), {}).status();
   }
 
+  StatusOr<std::vector<std::string>> ServerNodes() override {
+    StatusOr<HttpResponse> r = Call("GET", "/v1/agent/members", "", "", {});
+    if (!r.ok()) return r.status();
+    return DecodeServerMembers(r->body);
+  }
+
   StatusOr<std::string> NodeAddress() override {
     StatusOr<HttpResponse> r = Call("GET", "/v1/agent/self", "", "", {});
     if (!r.ok()) return r.status();

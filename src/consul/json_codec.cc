@@ -1,5 +1,7 @@
 #include "resec/consul/json_codec.h"
 
+#include <algorithm>
+
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -335,6 +337,7 @@ std::string EncodeSessionCreate(const SessionOptions& options) {
   // Sent as given: an empty list means "no node checks", which differs from
   // leaving the field out (Consul then defaults to serfHealth).
   j["NodeChecks"] = options.node_checks;
+  if (!options.node.empty()) j["Node"] = options.node;
   if (!options.service_checks.empty()) {
     ordered_json checks = ordered_json::array();
     for (const std::string& id : options.service_checks) checks.push_back({{"ID", id}});
@@ -545,6 +548,22 @@ StatusOr<std::string> DecodeAgentSelfAddress(std::string_view body) {
     return Internal("decode agent self: no Member.Addr");
   }
   return j["Member"]["Addr"].get<std::string>();
+}
+
+StatusOr<std::vector<std::string>> DecodeServerMembers(std::string_view body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) return Internal("decode agent members: not a JSON array");
+  std::vector<std::string> out;
+  for (const auto& m : j) {
+    if (!m.is_object() || !m.contains("Name") || !m["Name"].is_string()) continue;
+    // Serf's member status 1 is alive; servers carry the tag role=consul.
+    const bool alive = m.contains("Status") && m["Status"].is_number_integer() && m["Status"].get<int>() == 1;
+    const bool server = m.contains("Tags") && m["Tags"].is_object() && m["Tags"].contains("role") &&
+                        m["Tags"]["role"] == "consul";
+    if (alive && server) out.push_back(m["Name"].get<std::string>());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace resec::consul

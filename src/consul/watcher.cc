@@ -447,6 +447,20 @@ void Watcher::EnsureSession() {
     options.lock_delay = std::chrono::ceil<seconds>(config_.lock_delay);
     if (want_check) options.service_checks = {config_.CheckId()};
     if (ttl_only) {
+      // On a server's node: a graceful leave of our own Consul agent (a
+      // routine restart) deregisters our node, and with it every session
+      // the node holds. Servers do not leave on a restart.
+      if (session_node_.empty()) {
+        auto servers = client_->ServerNodes();
+        Note("list the Consul servers", servers.status());
+        if (!servers.ok() || servers->empty()) {
+          session_failures_++;
+          next_session_try_ = now + Backoff(session_failures_);
+          return;
+        }
+        session_node_ = servers->front();
+      }
+      options.node = session_node_;
       options.node_checks.clear();
       // Lock-delay covers a holder that may still write after losing its
       // session; in peer mode the quorum that ends a session has already
@@ -456,13 +470,14 @@ void Watcher::EnsureSession() {
     auto r = client_->CreateSession(options);
     Note("create session", r.status());
     if (!r.ok()) {
+      session_node_.clear();  // that server may have left: pick again
       session_failures_++;
       next_session_try_ = now + Backoff(session_failures_);
       return;
     }
     session_failures_ = 0;
     spdlog::info("consul: created a session (ttl {}s{})", options.ttl.count(),
-                 want_check ? ", bound to our check" : ttl_only ? ", TTL only" : "");
+                 want_check ? ", bound to our check" : ttl_only ? ", TTL only, on node " + options.node : "");
     state_.session_id = *r;
     state_.session_has_check = want_check;
     state_.session_ttl_only = ttl_only;

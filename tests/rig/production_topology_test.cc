@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/rig.h"
+#include "support/rig_checks.h"
 #include "support/wait_for.h"
 
 namespace resec::testing {
@@ -24,104 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
-
-// A fresh rig's first convergence: three servers elect a leader, a client per
-// host joins, the agents elect a master and register (the check TTL and
-// lock-delay included); a minute covers a loaded 2-core machine.
-constexpr auto kConverge = 90s;
-// The data sets of issue #13: large enough that a full sync is slow, small
-// enough to load in a second or two.
-constexpr int64_t kKeys = 100'000;
-constexpr size_t kValueBytes = 100;
-// Redis' rdb-key-save-delay (microseconds per key, taken by the master's
-// fork that streams a full sync): 200 us x 100k keys makes a full sync take
-// 20 s or more, as gigabytes of data would.
-constexpr char kSlowSyncDelayUs[] = "200";
-// How often the prober writes to every Redis, and how long it waits for one:
-// fine enough to see a window of a few tens of milliseconds; a live Redis
-// answers a SET in well under a millisecond.
-constexpr milliseconds kProbeInterval{10};
-constexpr milliseconds kProbeTimeout{100};
-
-// Starts the rig or fails the test with the reason (skips under
-// RESEC_RIG_SKIP=1).
-void StartRig(Rig& rig) {
-  Status st = rig.Start();
-  if (!st.ok() && std::getenv("RESEC_RIG_SKIP") != nullptr) GTEST_SKIP() << st.message();
-  ASSERT_TRUE(st.ok()) << st.message();
-}
-
-// Starts the rig and waits for its first master.
-void StartConverged(Rig& rig, int* master) {
-  ASSERT_NO_FATAL_FAILURE(StartRig(rig));
-  if (::testing::Test::IsSkipped()) return;
-  std::string why;
-  std::optional<int> m = rig.WaitConverged(kConverge, &why);
-  ASSERT_TRUE(m) << "no convergence after start: " << why;
-  *master = *m;
-}
-
-// Loads kKeys keys into the master and waits until every Redis has them.
-void LoadReplicated(Rig& rig, int master) {
-  ASSERT_TRUE(rig.LoadKeys(master, kKeys, kValueBytes).ok());
-  for (int k = 0; k < rig.hosts(); ++k) {
-    // A replica streams 10 MB in well under a second.
-    ASSERT_TRUE(WaitFor([&] { return rig.CountKeys(k) == kKeys; }, 30s))
-        << rig.host(k).name << " has " << rig.CountKeys(k) << " keys";
-  }
-}
-
-// Waits until `writer` has `n` more WAIT-acknowledged writes than now.
-bool WaitForWaitAcks(const Writer& writer, int64_t n, milliseconds timeout) {
-  const int64_t target = writer.Totals().wait_acked + n;
-  return WaitFor([&] { return writer.Totals().wait_acked >= target; }, timeout);
-}
-
-// Whether host k's Redis is in a full sync (a replica loading its master's
-// snapshot, or waiting for it).
-bool InFullSync(const Rig& rig, int k) {
-  auto info = rig.Info(k, "replication");
-  return info["role"] == "slave" && info["master_sync_in_progress"] == "1";
-}
-
-// Stops the writer and checks the final master holds every write it
-// acknowledged (with or without WAIT) and every loaded key.
-void ExpectNothingLost(const Rig& rig, Writer& writer, int master, int64_t keys) {
-  writer.Stop();
-  EXPECT_EQ(rig.CountKeys(master), keys) << "keys on the final master " << rig.host(master).name;
-  auto seq = rig.WrittenSequence(master);
-  ASSERT_TRUE(seq.ok()) << seq.status().message();
-  const WriteLoss loss = CountLoss(writer, *seq);
-  EXPECT_GT(loss.wait_acked, 0) << "the writer got no write through";
-  EXPECT_EQ(loss.acked_lost, 0) << loss.ToString();
-  EXPECT_EQ(loss.wait_acked_lost, 0) << loss.ToString();
-  std::printf("[ rig      ] %s; final master %s holds %lld keys\n", loss.ToString().c_str(),
-              rig.host(master).name.c_str(), static_cast<long long>(rig.CountKeys(master)));
-}
-
-// The longest two-writable-masters window in the prober's rounds, in ms.
-int64_t LongestDualWritableMs(Prober& prober, std::string* which = nullptr) {
-  int64_t best = 0;
-  for (const MultiWriterWindow& w : MultiWriterWindows(prober.TakeRounds())) {
-    const int64_t ms = w.rounds * prober.interval().count();
-    if (ms > best) {
-      best = ms;
-      if (which != nullptr) *which = "nodes mask " + std::to_string(w.nodes);
-    }
-  }
-  return best;
-}
-
-// A prober of every host, started once the master accepts its writes; the
-// start-up rounds are dropped (not judged).
-std::unique_ptr<Prober> StartProber(const Rig& rig, int master) {
-  auto prober = rig.MakeProber(Clock::now(), kProbeInterval, kProbeTimeout);
-  prober->Start();
-  EXPECT_TRUE(WaitFor([&] { return prober->LastAccepted(master).has_value(); }, 5s))
-      << rig.host(master).name << " never accepted a probe write";
-  prober->TakeRounds();
-  return prober;
-}
 
 // Polls host k's Redis role and records whether it was ever master.
 class RoleWatch {

@@ -56,6 +56,10 @@ struct SessionOptions {
   std::string behavior = "release";  // or "delete"
   std::vector<std::string> node_checks = {"serfHealth"};
   std::vector<std::string> service_checks;  // check IDs (Consul >= 1.7 "ServiceChecks")
+  // The node the session belongs to; empty: the local agent's. A session is
+  // destroyed with its node's registration, which a client agent's graceful
+  // leave (a routine restart) removes: peer mode puts it on a server's node.
+  std::string node;
 };
 
 struct CheckDefinition {
@@ -181,6 +185,13 @@ class Client {
   virtual Status SetCatalogCheck(const CatalogCheck& check) {
     (void)check;
     return FailedPrecondition("SetCatalogCheck: not supported by this client");
+  }
+
+  // GET /v1/agent/members: the names of the Consul servers (role "consul")
+  // the local agent sees alive, sorted. Default for fakes:
+  // kFailedPrecondition.
+  virtual StatusOr<std::vector<std::string>> ServerNodes() {
+    return FailedPrecondition("ServerNodes: not supported by this client");
   }
 
   // GET /v1/status/leader: "" while there is no leader.

@@ -129,6 +129,8 @@ StatusOr<std::vector<ServiceHealth>> DecodeServiceHealth(std::string_view body);
 StatusOr<std::string> DecodeLeader(std::string_view body);
 // /v1/agent/self -> Config.NodeName.
 StatusOr<std::string> DecodeAgentSelfNodeName(std::string_view body);
+// /v1/agent/members -> the names of the alive servers, sorted.
+StatusOr<std::vector<std::string>> DecodeServerMembers(std::string_view body);
 // /v1/agent/self -> Member.Addr.
 StatusOr<std::string> DecodeAgentSelfAddress(std::string_view body);
 

@@ -156,6 +156,7 @@ class Watcher {
   std::string last_error_op_;
   bool shutdown_done_ = false;
   std::string destroyed_session_;  // the last voted-out session we ended
+  std::string session_node_;       // peer mode: the server node our sessions live on
   uint64_t retired_term_ = 0;      // the lock term whose stale masters were retired
   TimePoint next_retire_at_{};
 
