@@ -30,9 +30,13 @@ constexpr milliseconds kBackoffMax{2000};
 // (3 x HEALTHCHECK_TIMEOUT by default), which a session bound to the check
 // must not outlive.
 constexpr milliseconds kCheckRetry{500};
-// Peer reports carry offsets that move with every write; writing each change
-// would be a Raft write per INFO poll. Identity changes go out at once.
-constexpr milliseconds kReportOffsetInterval{1000};
+// A check's output that changes (the INFO text: offsets, uptime) makes the
+// local Consul agent sync the check to the servers, a Raft write, once per
+// its check_update_interval (5 minutes by default) per agent: a cost per
+// group that grows with the fleet for nothing a decision needs. The output
+// is therefore sent anew only when the status changes or it is this old; in
+// between, refreshes repeat the text last sent, which Consul does not sync.
+constexpr std::chrono::minutes kCheckOutputRefresh{15};
 // The lock holder renews this often: its lease (see Step) counts only what
 // the servers confirm, and three renewals per lease keep one slow answer from
 // fencing the master.
@@ -367,8 +371,9 @@ void Watcher::EnsureRegistration() {
     if (!st.ok()) return;
     // Registered checks start as "warning" (the original's choice); pass the
     // real status at once so a healthy instance is discoverable immediately.
-    Status check = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status,
-                                           TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes));
+    check_output_ = TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes);
+    check_output_sent_at_ = clock_.Now();
+    Status check = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status, check_output_);
     Note("update check", check);
     spdlog::info("consul: registered {} as {} ({})", config_.ServiceId(), RoleName(*intent_.register_as),
                  intent_.register_as == RedisRole::kMaster ? config_.MasterServiceName()
@@ -402,8 +407,11 @@ void Watcher::RefreshCheck() {
   // A new status goes out at once; the same one (even one that failed) waits
   // for its timer, or a failing endpoint gets a call per wake-up.
   if (clock_.Now() < next_check_ && intent_.check_status == last_check_status_) return;
-  Status st = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status,
-                                      TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes));
+  if (intent_.check_status != last_check_status_ || clock_.Now() - check_output_sent_at_ >= kCheckOutputRefresh) {
+    check_output_ = TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes);
+    check_output_sent_at_ = clock_.Now();
+  }
+  Status st = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status, check_output_);
   if (st.code() == StatusCode::kNotFound) {
     // Consul forgot the service (an agent restart in dev mode): register again.
     spdlog::warn("consul: check {} unknown to the agent; registering again", config_.CheckId());
@@ -656,10 +664,11 @@ void Watcher::EnsureReport() {
   }
   if (state_.session_id.empty() || !have_node_name_) return;
   const std::string value = EncodePeerReport(*intent_.report);
-  if (value == written_report_) return;
-  if (SameIdentity(written_report_, *intent_.report) && clock_.Now() - report_written_at_ < kReportOffsetInterval) {
-    return;
-  }
+  // Only what a decision needs goes to Consul (a Raft write each): who we
+  // are, our role, lineage and health, and our offset when it is final (the
+  // lock freed: free_index). An offset that moves with every write travels
+  // with the peer protocol's heartbeats, or not at all.
+  if (value == written_report_ || SameIdentity(written_report_, *intent_.report)) return;
   // Written through our session so the key shows a live owner only while we
   // are alive; a dead agent's report loses its Session and is ignored.
   const std::string session = state_.session_id;
@@ -668,7 +677,6 @@ void Watcher::EnsureReport() {
   if (IsInvalidSession(r.status())) ForgetSession(session);
   if (r.ok() && *r) {
     written_report_ = value;
-    report_written_at_ = clock_.Now();
   }
 }
 

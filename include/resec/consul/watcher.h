@@ -138,9 +138,10 @@ class Watcher {
   TimePoint next_acquire_at_{};   // a refused acquire of a free key is retried then
   std::string written_record_;    // lock value we last wrote (to rewrite on change)
   std::string written_report_;
-  TimePoint report_written_at_{};
   TimePoint next_renew_{}, next_session_try_{}, next_check_{};
   std::string last_check_status_;  // the status last sent, accepted or not
+  std::string check_output_;       // the output last sent (repeated between refreshes)
+  TimePoint check_output_sent_at_{};
   int session_failures_ = 0;
   // Registration (and deregistration) retries back off like session creation:
   // an endpoint answering 500 must not get ten calls a second.
