@@ -80,12 +80,15 @@ struct RigOptions {
   std::string resec_bin = {};
   bool start_agents = true;
   // Agents run under libfaketime (Debian's faketime) so StepAgentClock works.
-  // libfaketime 0.9.10 fakes CLOCK_MONOTONIC like CLOCK_REALTIME (the agent's
-  // steady_clock reads realtime plus the offset and steps with it, even
-  // backwards); faketime_monotonic = false sets DONT_FAKE_MONOTONIC=1 so
-  // only the wall clock steps.
+  // Only the wall clock steps by default: libfaketime 0.9.10 fakes
+  // CLOCK_MONOTONIC as realtime plus the offset for clock_gettime, but does
+  // not wrap pthread_cond_clockwait, which std::condition_variable's timed
+  // waits use; their steady_clock deadlines (about 1.8e9 s) then never come,
+  // and an agent's timed sleep (a watch's backoff) never ends.
+  // faketime_monotonic = true fakes the monotonic clock anyway (the agent's
+  // steady_clock reads steps, even backwards), for tests that only read it.
   bool faketime = false;
-  bool faketime_monotonic = true;
+  bool faketime_monotonic = false;
 };
 
 // How Redis (re)starts.
