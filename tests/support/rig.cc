@@ -65,7 +65,7 @@ std::map<std::string, std::string> ParseInfo(const std::string& text) {
 
 }  // namespace
 
-Rig::Rig(RigOptions options) : options_(std::move(options)), dir_("rig") {
+Rig::Rig(RigOptions options) : options_(std::move(options)), dir_(options_.dir_tag) {
   if (options_.resec_bin.empty()) options_.resec_bin = ResecBinary();
 }
 
@@ -359,6 +359,16 @@ Status Rig::StartAgent(int k, const std::map<std::string, std::string>& extra_en
 }
 
 ExitStatus Rig::StopAgent(int k, milliseconds timeout) { return hosts_.at(k).agent.Stop(timeout); }
+
+ChildProcess& Rig::Process(int k, HostProcess which) {
+  Host& h = hosts_.at(k);
+  switch (which) {
+    case HostProcess::kConsul: return h.consul;
+    case HostProcess::kRedis: return h.redis;
+    case HostProcess::kAgent: return h.agent;
+  }
+  return h.agent;
+}
 
 Status Rig::StepAgentClock(int k, std::chrono::seconds offset) {
   if (!options_.faketime) return FailedPrecondition("the rig's agents do not run under faketime");

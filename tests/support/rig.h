@@ -89,7 +89,14 @@ struct RigOptions {
   // steady_clock reads steps, even backwards), for tests that only read it.
   bool faketime = false;
   bool faketime_monotonic = false;
+  // Names the run directory ($TMPDIR/resec-<test>-<dir_tag>-XXXXXX), so a
+  // kept directory says which harness made it (the chaos runner: its seed).
+  std::string dir_tag = "rig";
 };
+
+// One of a host's processes, for the harnesses that watch or signal them
+// directly (Rig::Process).
+enum class HostProcess { kConsul, kRedis, kAgent };
 
 // How Redis (re)starts.
 struct RedisStart {
@@ -181,6 +188,12 @@ class Rig {
   // and the monotonic one unless RigOptions::faketime_monotonic is false);
   // the agent sees it at its next clock read. Requires RigOptions::faketime.
   Status StepAgentClock(int k, std::chrono::seconds offset);
+  // The handle of one of host k's processes / of server i's, for what the
+  // methods above do not cover: whether it still runs (Running(), Wait()),
+  // a graceful stop (Stop(): SIGTERM, as systemctl stop), another signal.
+  // A process stopped through it is started again with the Start* methods.
+  ChildProcess& Process(int k, HostProcess which);
+  ChildProcess& ServerProcess(int i) { return servers_.at(i); }
   // SIGUSR1: the agent logs its Consul and Redis state.
   bool DumpAgentState(int k) { return hosts_.at(k).agent.Signal(SIGUSR1); }
   // `resec <args>` run inside host k's namespace with its agent's settings,
