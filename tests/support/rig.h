@@ -94,6 +94,10 @@ struct RigOptions {
   std::string dir_tag = "rig";
 };
 
+// INFO's text as key -> value (section headers and blank lines skipped), for
+// harnesses that keep their own connection to a host's Redis.
+std::map<std::string, std::string> ParseInfoText(const std::string& text);
+
 // One of a host's processes, for the harnesses that watch or signal them
 // directly (Rig::Process).
 enum class HostProcess { kConsul, kRedis, kAgent };
