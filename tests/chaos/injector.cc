@@ -72,7 +72,7 @@ FaultInjector::FaultInjector(testing::Rig& rig, InjectorOptions options, Report 
       report_(std::move(report)),
       log_(std::move(log)),
       hosts_(static_cast<size_t>(rig.hosts())),
-      servers_expected_(RigNetwork::kServers, true),
+      servers_expected_(RigNetwork::kServers),
       bridge_ip_(rig.network().bridge_ip()) {}
 
 std::string FaultInjector::TargetName(const ActiveFault& f) const {
@@ -284,7 +284,7 @@ Status FaultInjector::Inject(ActiveFault& f) {
     }
     case FaultKind::kConsulServerKill:
     case FaultKind::kConsulLeaderKill:
-      set_server_expected(k, false);
+      server_expected(k) = false;
       rig_.KillConsulServer(k);
       return Status::Ok();
     case FaultKind::kConsulRollingRestart:
@@ -409,7 +409,7 @@ Status FaultInjector::Advance(ActiveFault& f) {
         done = st;
         break;
       }
-      set_server_expected(k, true);
+      server_expected(k) = true;
       break;
     case FaultKind::kConsulRollingRestart:
       done = StepServerRollingRestart(f);
@@ -544,11 +544,11 @@ StatusOr<bool> FaultInjector::StepServerRollingRestart(ActiveFault& f) {
   if (f.phase == 0) {
     // SIGTERM: a server shuts down without leaving the Raft configuration
     // (leave_on_terminate is off for servers), as a restart should.
-    set_server_expected(i, false);
+    server_expected(i) = false;
     const ExitStatus exit = rig_.ServerProcess(i).Stop(seconds(10));
     log_(rig_.server(i).name + " stopped: " + exit.ToString());
     if (Status st = rig_.StartConsulServer(i); !st.ok()) return st;
-    set_server_expected(i, true);
+    server_expected(i) = true;
     f.phase = 1;
     f.deadline = Clock::now() + kServerRejoinTimeout;
     return false;

@@ -99,8 +99,8 @@ class FaultInjector {
 
   HostWatch& host(int k) { return hosts_.at(static_cast<size_t>(k)); }
   const HostWatch& host(int k) const { return hosts_.at(static_cast<size_t>(k)); }
-  bool server_expected(int i) const { return servers_expected_.at(static_cast<size_t>(i)); }
-  void set_server_expected(int i, bool v) { servers_expected_.at(static_cast<size_t>(i)) = v; }
+  // Whether Consul server i ought to run.
+  bool& server_expected(int i) { return servers_expected_.at(static_cast<size_t>(i)).expected; }
   // Dead or stopped at some point in [from, to], or back less than the
   // comeback grace before `from`.
   bool AgentDownDuring(int k, Tp from, Tp to) const;
@@ -137,7 +137,10 @@ class FaultInjector {
   Report report_;
   Log log_;
   std::vector<HostWatch> hosts_;
-  std::vector<bool> servers_expected_;
+  struct ServerWatch {
+    bool expected = true;
+  };
+  std::vector<ServerWatch> servers_expected_;
   std::string bridge_ip_;  // the group's clients (the writer) live behind it
 };
 

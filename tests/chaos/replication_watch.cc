@@ -1,10 +1,10 @@
 #include "replication_watch.h"
 
 #include <charconv>
-#include <sstream>
 
 #include "support/netns.h"
 #include "support/redis_conn.h"
+#include "support/rig.h"
 
 namespace resec::chaos {
 
@@ -17,26 +17,26 @@ namespace {
 // frozen or busy one costs a round (the round is then skipped).
 constexpr milliseconds kInfoTimeout{200};
 
+int64_t ToInt(const std::string& s) {
+  int64_t v = -1;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
 RedisSample ParseSample(const std::string& text, Clock::time_point at) {
+  const std::map<std::string, std::string> info = testing::ParseInfoText(text);
+  auto field = [&](const std::string& key) {
+    auto it = info.find(key);
+    return it == info.end() ? std::string() : it->second;
+  };
   RedisSample s;
   s.at = at;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto colon = line.find(':');
-    if (line.empty() || line[0] == '#' || colon == std::string::npos) continue;
-    const std::string key = line.substr(0, colon);
-    const std::string value = line.substr(colon + 1);
-    if (key == "run_id") s.run_id = value;
-    else if (key == "role") s.role = value;
-    else if (key == "master_link_status") s.link = value;
-    else if (key == "master_sync_in_progress") s.syncing = value == "1";
-    else if (key == "loading") s.loading = value == "1";
-    else if (key == (s.role == "slave" ? "slave_repl_offset" : "master_repl_offset")) {
-      std::from_chars(value.data(), value.data() + value.size(), s.offset);
-    }
-  }
+  s.run_id = field("run_id");
+  s.role = field("role");
+  s.link = field("master_link_status");
+  s.syncing = field("master_sync_in_progress") == "1";
+  s.loading = field("loading") == "1";
+  s.offset = ToInt(field(s.role == "slave" ? "slave_repl_offset" : "master_repl_offset"));
   return s;
 }
 

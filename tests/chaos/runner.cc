@@ -9,6 +9,7 @@
 #include <ctime>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <thread>
@@ -199,6 +200,10 @@ class Runner {
   // ---- continuous checks ----
   void Tick();
   void CheckProcesses();
+  // A process the runner expects to run that exited on its own: a violation
+  // of `invariant`, and it is started again (`start`) so the run goes on.
+  void Revive(testing::ChildProcess& process, bool& expected, const std::string& invariant, const std::string& who,
+              const std::filesystem::path& log, const std::function<Status()>& start);
   void ProcessRounds();
   void JudgeOverlap(const DualOverlap& o);
   void ScanLogs();
@@ -510,62 +515,41 @@ void Runner::Tick() {
 }
 
 void Runner::CheckProcesses() {
-  const int fault = CurrentFault();
   for (int k = 0; k < rig_->hosts(); ++k) {
     HostWatch& h = injector_->host(k);
-    testing::ChildProcess& agent = rig_->Process(k, HostProcess::kAgent);
-    if (h.agent_expected && !agent.Running()) {
-      const testing::ExitStatus exit = agent.Wait(milliseconds(0)).value_or(testing::ExitStatus{});
-      AddViolation("I4", fault, rig_->host(k).name + " agent exited on its own (" + exit.ToString() + ")", true);
+    const std::string& name = rig_->host(k).name;
+    Revive(rig_->Process(k, HostProcess::kAgent), h.agent_expected, "I4", name + " agent", "", [&] {
       injector_->MarkAgentDown(k);
-      if (Status st = rig_->StartAgent(k); !st.ok()) {
-        aborted_ = true;
-        abort_reason_ = "cannot restart the agent: " + st.ToString();
-        h.agent_expected = false;
-      }
+      Status st = rig_->StartAgent(k);
       injector_->MarkAgentBack(k);
-    }
-    testing::ChildProcess& redis = rig_->Process(k, HostProcess::kRedis);
-    if (h.redis_expected && !redis.Running()) {
-      const testing::ExitStatus exit = redis.Wait(milliseconds(0)).value_or(testing::ExitStatus{});
-      AddViolation("env", fault,
-                   rig_->host(k).name + " redis-server exited on its own (" + exit.ToString() + "); log tail:\n" +
-                       testing::TailFile(rig_->redis_log(k), 20),
-                   false);
-      if (Status st = rig_->StartRedis(k); !st.ok()) {
-        aborted_ = true;
-        abort_reason_ = "cannot restart redis-server: " + st.ToString();
-        h.redis_expected = false;
-      }
-    }
-    testing::ChildProcess& consul = rig_->Process(k, HostProcess::kConsul);
-    if (h.consul_expected && !consul.Running()) {
-      const testing::ExitStatus exit = consul.Wait(milliseconds(0)).value_or(testing::ExitStatus{});
-      AddViolation("env", fault,
-                   rig_->host(k).name + " Consul client exited on its own (" + exit.ToString() + "); log tail:\n" +
-                       testing::TailFile(rig_->dir() / rig_->host(k).name / "consul.log", 20),
-                   false);
-      if (Status st = rig_->StartConsulClient(k); !st.ok()) {
-        aborted_ = true;
-        abort_reason_ = "cannot restart the Consul client: " + st.ToString();
-        h.consul_expected = false;
-      }
-    }
+      return st;
+    });
+    Revive(rig_->Process(k, HostProcess::kRedis), h.redis_expected, "env", name + " redis-server",
+           rig_->redis_log(k), [&] { return rig_->StartRedis(k); });
+    Revive(rig_->Process(k, HostProcess::kConsul), h.consul_expected, "env", name + " Consul client",
+           rig_->dir() / name / "consul.log", [&] { return rig_->StartConsulClient(k); });
   }
   for (int i = 0; i < RigNetwork::kServers; ++i) {
-    testing::ChildProcess& server = rig_->ServerProcess(i);
-    if (injector_->server_expected(i) && !server.Running()) {
-      const testing::ExitStatus exit = server.Wait(milliseconds(0)).value_or(testing::ExitStatus{});
-      AddViolation("env", fault,
-                   rig_->server(i).name + " Consul server exited on its own (" + exit.ToString() + "); log tail:\n" +
-                       testing::TailFile(rig_->dir() / rig_->server(i).name / "consul.log", 20),
-                   false);
-      if (Status st = rig_->StartConsulServer(i); !st.ok()) {
-        aborted_ = true;
-        abort_reason_ = "cannot restart a Consul server: " + st.ToString();
-        injector_->set_server_expected(i, false);
-      }
-    }
+    const std::string& name = rig_->server(i).name;
+    Revive(rig_->ServerProcess(i), injector_->server_expected(i), "env", name + " Consul server",
+           rig_->dir() / name / "consul.log", [&] { return rig_->StartConsulServer(i); });
+  }
+}
+
+void Runner::Revive(testing::ChildProcess& process, bool& expected, const std::string& invariant,
+                    const std::string& who, const std::filesystem::path& log, const std::function<Status()>& start) {
+  if (!expected || process.Running()) return;
+  const testing::ExitStatus exit = process.Wait(milliseconds(0)).value_or(testing::ExitStatus{});
+  // An agent's own log is shown with the violation; another process's tail
+  // says why it went.
+  AddViolation(invariant, CurrentFault(),
+               who + " exited on its own (" + exit.ToString() + ")" +
+                   (log.empty() ? "" : "; log tail:\n" + testing::TailFile(log, 20)),
+               log.empty());
+  if (Status st = start(); !st.ok()) {
+    aborted_ = true;
+    abort_reason_ = "cannot restart the " + who + ": " + st.ToString();
+    expected = false;
   }
 }
 
