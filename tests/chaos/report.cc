@@ -10,12 +10,15 @@ using nlohmann::json;
 namespace {
 
 std::string Row(const std::string& kind, int faults, int64_t converge, int64_t dual, int64_t outage,
-                int64_t at_fault, const testing::WriteCounts& w, int64_t lost) {
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "chaos: %-22s %6d %10lld %9lld %10lld %9lld %9lld %9lld %10lld %6lld\n",
+                int64_t at_fault, const testing::WriteCounts& w, int64_t lost, const std::map<std::string, int>& v) {
+  std::string violations;
+  for (const auto& [inv, n] : v) violations += (violations.empty() ? "" : ",") + inv + "x" + std::to_string(n);
+  char buf[320];
+  std::snprintf(buf, sizeof(buf), "chaos: %-22s %6d %10lld %9lld %10lld %9lld %9lld %9lld %10lld %6lld %s\n",
                 kind.c_str(), faults, static_cast<long long>(converge), static_cast<long long>(dual),
                 static_cast<long long>(outage), static_cast<long long>(at_fault), static_cast<long long>(w.writes),
-                static_cast<long long>(w.acked), static_cast<long long>(w.wait_acked), static_cast<long long>(lost));
+                static_cast<long long>(w.acked), static_cast<long long>(w.wait_acked), static_cast<long long>(lost),
+                violations.empty() ? "-" : violations.c_str());
   return buf;
 }
 
@@ -23,18 +26,18 @@ std::string Row(const std::string& kind, int faults, int64_t converge, int64_t d
 
 std::string SummaryTable(const RunSummary& s) {
   char head[256];
-  std::snprintf(head, sizeof(head), "chaos: %-22s %6s %10s %9s %10s %9s %9s %9s %10s %6s\n", "kind", "faults",
-                "converge", "dual", "outage", "at_fault", "writes", "acked", "wait_acked", "lost");
+  std::snprintf(head, sizeof(head), "chaos: %-22s %6s %10s %9s %10s %9s %9s %9s %10s %6s %s\n", "kind", "faults",
+                "converge", "dual", "outage", "at_fault", "writes", "acked", "wait_acked", "lost", "violations");
   std::string out = head;
   int64_t outage = 0, at_fault = 0;
   for (const auto& [name, k] : s.kinds) {
     out += Row(name, k.faults, k.worst_converge_ms, k.worst_dual_master_ms, k.longest_outage_ms,
-               k.longest_outage_at_fault_ms, k.writes, k.lost_unconfirmed);
+               k.longest_outage_at_fault_ms, k.writes, k.lost_unconfirmed, k.violations);
     outage = std::max(outage, k.longest_outage_ms);
     at_fault = std::max(at_fault, k.longest_outage_at_fault_ms);
   }
   out += Row("all (incl. warm-up)", s.faults, s.worst_converge_ms, s.worst_dual_master_ms, outage, at_fault, s.writes,
-             s.lost_unconfirmed);
+             s.lost_unconfirmed, s.violations_by_invariant);
   out += "chaos: (ms: worst convergence after the heal, longest two-writable-masters window, the writer's longest\n"
          "chaos:  gap between acknowledged writes and its gap at the fault; lost: acknowledged writes WAIT had not\n"
          "chaos:  confirmed, lost with a master the fault killed, froze or cut off)\n";
@@ -56,6 +59,7 @@ Status WriteSummaryJson(const RunSummary& s, const std::filesystem::path& path) 
   j["duration_s"] = s.duration_s;
   j["aborted"] = s.aborted ? json(*s.aborted) : json(nullptr);
   j["violations"] = s.violations;
+  j["violations_by_invariant"] = s.violations_by_invariant;
   j["lost_wait_acked"] = s.lost_wait_acked;
   j["lost_acked"] = s.lost_acked;
   j["lost_acked_unconfirmed_excused"] = s.lost_unconfirmed;
@@ -73,7 +77,8 @@ Status WriteSummaryJson(const RunSummary& s, const std::filesystem::path& path) 
                    {"writes", k.writes.writes},
                    {"acked", k.writes.acked},
                    {"wait_acked", k.writes.wait_acked},
-                   {"lost_acked_unconfirmed_excused", k.lost_unconfirmed}};
+                   {"lost_acked_unconfirmed_excused", k.lost_unconfirmed},
+                   {"violations", k.violations}};
   }
   j["kinds"] = kinds;
   for (const auto& [key, value] : s.lists.items()) j[key] = value;

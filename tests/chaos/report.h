@@ -33,6 +33,8 @@ struct KindStats {
   // Acknowledged writes WAIT had not confirmed, lost with a master the fault
   // killed, froze or cut off (counted, not a violation; see runner.h, I3).
   int64_t lost_unconfirmed = 0;
+  // Violations charged to a fault of this class, by invariant.
+  std::map<std::string, int> violations;
 };
 
 struct RunSummary {
@@ -42,6 +44,7 @@ struct RunSummary {
   double duration_s = 0;
   std::optional<std::string> aborted;
   int violations = 0;
+  std::map<std::string, int> violations_by_invariant;
   int64_t lost_wait_acked = 0;
   int64_t lost_acked = 0;  // acknowledged, unconfirmed, lost where that is a violation
   int64_t lost_unconfirmed = 0;

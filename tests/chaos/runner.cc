@@ -1171,6 +1171,12 @@ RunSummary Runner::Summarize() const {
   s.duration_s = static_cast<double>(MsBetween(run_start_, Clock::now())) / 1000.0;
   if (aborted_) s.aborted = abort_reason_;
   s.violations = static_cast<int>(violations_.size());
+  for (const Violation& v : violations_) {
+    s.violations_by_invariant[v.invariant]++;
+    for (const ActiveFault& f : faults_) {
+      if (f.draw.number == v.fault) s.kinds[std::string(KindName(f.kind))].violations[v.invariant]++;
+    }
+  }
   s.lost_wait_acked = lost_wait_acked_;
   s.lost_acked = lost_acked_;
   s.lost_unconfirmed = lost_unconfirmed_;
