@@ -19,6 +19,7 @@
 #include "convergence.h"
 #include "dual_master.h"
 #include "injector.h"
+#include "promotion_check.h"
 #include "replication_watch.h"
 #include "report.h"
 #include "resec/config.h"
@@ -87,8 +88,6 @@ constexpr int kSlowFactor = 4;
 constexpr seconds kSlowMargin{60};
 // Agent log lines shown with a violation.
 constexpr int kTailLines = 40;
-// The tail of a Redis log read to tell whether a promotion interrupted a sync.
-constexpr std::streamoff kRedisLogTail = 512 * 1024;
 
 int64_t MsBetween(Tp a, Tp b) { return std::chrono::duration_cast<milliseconds>(b - a).count(); }
 
@@ -114,34 +113,6 @@ std::string RedisAddrName(testing::RedisAddrForm f) {
     case testing::RedisAddrForm::kHostname: return "hostname";
   }
   return "?";
-}
-
-// Whether the last promotion in a Redis log (REPLICAOF NO ONE: "MASTER MODE
-// enabled") came in the middle of a full sync: a "Full resync from master"
-// with no "Finished with success" between it and the promotion. nullopt when
-// the log shows no promotion.
-std::optional<bool> PromotedMidFullSync(const std::filesystem::path& log) {
-  std::ifstream in(log, std::ios::binary);
-  if (!in) return std::nullopt;
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(std::max<std::streamoff>(0, size - kRedisLogTail));
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(std::move(line));
-  size_t i = lines.size();
-  while (i > 0 && lines[i - 1].find("MASTER MODE enabled") == std::string::npos) --i;
-  if (i == 0) return std::nullopt;
-  for (--i; i > 0; --i) {
-    const std::string& l = lines[i - 1];
-    if (l.find("Finished with success") != std::string::npos ||
-        l.find("Successful partial resynchronization") != std::string::npos ||
-        l.find("MASTER MODE enabled") != std::string::npos || l.starts_with("=== start")) {
-      return false;
-    }
-    if (l.find("Full resync from master") != std::string::npos) return true;
-  }
-  return false;
 }
 
 struct Episode {
@@ -686,69 +657,28 @@ void Runner::JudgePromotion(int k, const std::string& run_id, const std::optiona
   judged_at_[{k, run_id}] = Clock::now();
   const int fault = CurrentFault();
   const std::string who = rig_->host(k).name + " (" + how + ")";
-  json record = {{"host", rig_->host(k).name}, {"run_id", run_id}, {"how", how}, {"fault", fault},
-                 {"at_ms", SinceOrigin(Clock::now())}};
-  std::vector<std::string> problems;
-  // In a full sync or loading when promoted: INFO says so in its last answer
-  // as a replica; the Redis log tells a sync that finished between that
-  // answer and the promotion from one the promotion cut short.
-  if (before && (before->syncing || before->loading)) {
-    const std::optional<bool> mid = PromotedMidFullSync(rig_->redis_log(k));
-    const std::string state = before->loading ? "loading" : "in a full sync";
-    if (mid.value_or(true)) {
-      problems.push_back(Fmt("was %s %lld ms before it was seen master", state.c_str(),
-                             static_cast<long long>(MsBetween(before->at, Clock::now()))));
-    } else {
-      Log(who + ": " + state + " at its last look as a replica, but its log shows the sync finished first");
-    }
+  const PromotionVerdict v =
+      CheckPromotion(*rig_, *writer_, *replication_, k, run_id, before, SinceOrigin(cutoff), verified_upto_, o_.keys);
+  if (!v.note.empty()) Log(who + ": " + v.note);
+  if (!v.judged) {
+    Log(who + ": its writes could not be read while it was that master: not judged (" + v.why_not + ")");
+    return;
   }
-  // Every write WAIT-acknowledged before it was last seen a replica: the
-  // writer sends a write only once the previous one's WAIT has answered, so
-  // all but the last write sent before then had their answer. Checked from
-  // the last one verified on a converged master on: a replica holds a prefix
-  // of its master's stream, so the tail tells.
-  const int64_t upto = LastSeqSentBefore(*writer_, SinceOrigin(cutoff)) - 1;
-  const int64_t from = std::min(LastWaitAckedAtOrBefore(*writer_, verified_upto_), upto);
-  int64_t checked = 0;
-  if (upto > 0) {
-    const int64_t span = writer_->last_seq() - from + 16;
-    auto r = rig_->Redis(k, {"LRANGE", kSeqKey, std::to_string(-span), "-1"}, seconds(10));
-    const auto run = replication_->CurrentRun(k);
-    if (!r.ok() || !run || run->run_id != run_id || run->latest.role != "master") {
-      Log(who + ": its writes could not be read while it was that master: not judged (" +
-          (r.ok() ? "it changed" : r.status().message()) + ")");
-    } else {
-      std::set<int64_t> present;
-      for (int64_t v : testing::IntegerLines(*r)) present.insert(v);
-      const MissingWrites missing = FindMissing(*writer_, present, std::max<int64_t>(from, 1), upto);
-      for (int64_t s = std::max<int64_t>(from, 1); s <= upto; ++s) checked += writer_->Get(s).wait_acked ? 1 : 0;
-      if (!missing.wait_acked.empty()) {
-        problems.push_back(Fmt("lacks %zu of the %lld WAIT-acknowledged writes %lld..%lld (first missing %lld)",
-                               missing.wait_acked.size(), static_cast<long long>(checked),
-                               static_cast<long long>(from), static_cast<long long>(upto),
-                               static_cast<long long>(missing.wait_acked.front())));
-      }
-    }
-  }
-  int64_t keys = -1;
-  if (o_.keys > 0) {
-    keys = rig_->CountKeys(k);
-    if (keys >= 0 && keys < o_.keys) {
-      problems.push_back(Fmt("holds %lld of the %lld keys", static_cast<long long>(keys),
-                             static_cast<long long>(o_.keys)));
-    }
-  }
-  record["wait_acked_checked"] = checked;
-  record["keys"] = keys;
-  record["problems"] = problems;
-  promotions_.push_back(record);
-  if (problems.empty()) {
+  promotions_.push_back({{"host", rig_->host(k).name},
+                         {"run_id", run_id},
+                         {"how", how},
+                         {"fault", fault},
+                         {"at_ms", SinceOrigin(Clock::now())},
+                         {"wait_acked_checked", v.wait_acked_checked},
+                         {"keys", v.keys},
+                         {"problems", v.problems}});
+  if (v.problems.empty()) {
     Log(Fmt("%s became master holding all %lld WAIT-acknowledged writes checked and %lld keys", who.c_str(),
-            static_cast<long long>(checked), static_cast<long long>(keys)));
+            static_cast<long long>(v.wait_acked_checked), static_cast<long long>(v.keys)));
     return;
   }
   std::string text = who + " became master but ";
-  for (size_t i = 0; i < problems.size(); ++i) text += (i > 0 ? "; " : "") + problems[i];
+  for (size_t i = 0; i < v.problems.size(); ++i) text += (i > 0 ? "; " : "") + v.problems[i];
   AddViolation("I5", fault, text, true, cutoff);
 }
 
