@@ -52,6 +52,17 @@ bool ConsulServersAgree(const Rig& rig, std::string* why) {
   return true;
 }
 
+bool ConsulServersHealthy(const Rig& rig, std::string* why) {
+  if (!ConsulServersAgree(rig, why)) return false;
+  auto r = rig.ConsulGet("/v1/operator/autopilot/health");
+  const json j = r.ok() ? json::parse(r->body, nullptr, false) : json();
+  if (!j.is_object() || !j.value("Healthy", false) || j.value("FailureTolerance", 0) < 1) {
+    if (why != nullptr) *why = "autopilot does not call the servers healthy" + (r.ok() ? "" : ": " + r.status().message());
+    return false;
+  }
+  return true;
+}
+
 std::optional<int> GroupConverged(const Rig& rig, std::string* why) {
   std::optional<int> master = rig.Converged(why);
   if (!master) return std::nullopt;

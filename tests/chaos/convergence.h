@@ -26,6 +26,11 @@ namespace resec::chaos {
 // Every Consul server names the same leader and three peers; else *why.
 bool ConsulServersAgree(const testing::Rig& rig, std::string* why);
 
+// Autopilot calls every server healthy (alive, voting, in contact with the
+// leader and caught up with its log) and the cluster can lose one: what an
+// operator waits for before restarting the next server; else *why.
+bool ConsulServersHealthy(const testing::Rig& rig, std::string* why);
+
 // The master's host when the group has converged as above; else nullopt and
 // *why.
 std::optional<int> GroupConverged(const testing::Rig& rig, std::string* why);

@@ -46,8 +46,10 @@ constexpr seconds kRedisStopTimeout{20};
 // the master and Redis' repl-diskless-sync-delay (5 s) has passed.
 constexpr seconds kSyncStartTimeout{30};
 // A restarted Consul server rejoins (retry-join every 30 s at the latest,
-// but it starts with one) and the cluster agrees on a leader within seconds.
-constexpr seconds kServerRejoinTimeout{60};
+// but it starts with one), the cluster agrees on a leader within seconds, and
+// autopilot calls it healthy once it has been stable for 10 s.
+constexpr seconds kServerRejoinTimeout{90};
+constexpr seconds kServerStabilization{10};
 // How far a clock-step fault moves an agent's wall clock (forwards or back,
 // as NTP steps a clock): beyond TILT's 2 s, beyond the session TTL (15 s),
 // an hour, a day.
@@ -550,15 +552,21 @@ StatusOr<bool> FaultInjector::StepServerRollingRestart(ActiveFault& f) {
     if (Status st = rig_.StartConsulServer(i); !st.ok()) return st;
     server_expected(i) = true;
     f.phase = 1;
-    f.deadline = Clock::now() + kServerRejoinTimeout;
+    f.step_started = Clock::now();
+    f.deadline = f.step_started + kServerRejoinTimeout;
     return false;
   }
+  // As an operator does: the next server only once autopilot calls every
+  // server healthy again, which it does once the restarted one has been
+  // stable for server_stabilization_time (10 s); a restart faster than
+  // autopilot looks would otherwise pass for healthy at once, and the next
+  // restart may cost the quorum.
   std::string why;
-  if (!ConsulServersAgree(rig_, &why)) {
+  if (Clock::now() - f.step_started < kServerStabilization || !ConsulServersHealthy(rig_, &why)) {
     if (Clock::now() <= f.deadline) return false;
     return DeadlineExceeded(rig_.server(i).name + " did not rejoin: " + why);
   }
-  log_(rig_.server(i).name + " back; the servers agree");
+  log_(rig_.server(i).name + " back; autopilot calls the servers healthy");
   ++f.step;
   f.phase = 0;
   return f.step >= f.order.size();

@@ -52,6 +52,7 @@ struct ActiveFault {
   size_t step = 0;
   std::vector<int> order;  // rolling restarts: the members in turn
   int helper = -1;         // the replica a switchover makes resync
+  Tp step_started;         // when the current step of a rolling restart began
   Tp deadline;             // the current wait gives up here
   Tp next_look;            // waits look at the group this often
 };
