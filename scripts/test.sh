@@ -54,9 +54,9 @@ build_and_test() {
 # `prometheus`: the example rules under promtool and a real Prometheus
 # scraping a group (examples/prometheus/, tests/prometheus/); seconds.
 build_and_test build 'integration|e2e|prometheus' -DCMAKE_BUILD_TYPE=RelWithDebInfo
-# The short chaos run (tests/chaos, docs/chaos.md): 20 seeded faults against
-# three namespaced nodes, about a minute and a half. A failure prints the seed
-# and the command that replays it (scripts/chaos.sh --faults 20 --seed 7).
+# The short chaos run (tests/chaos, docs/chaos.md): 20 seeded faults of 16
+# kinds on the production-topology rig (compose example), about a minute and
+# a half. A failure prints the seed and the command that replays it.
 step "chaos build"
 ctest --test-dir build --output-on-failure -L chaos "${ctest_args[@]}"
 

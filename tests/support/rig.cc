@@ -50,7 +50,9 @@ std::string InfoText(const std::map<std::string, std::string>& m, const std::str
   return it == m.end() ? "" : it->second;
 }
 
-std::map<std::string, std::string> ParseInfo(const std::string& text) {
+}  // namespace
+
+std::map<std::string, std::string> ParseInfoText(const std::string& text) {
   std::map<std::string, std::string> out;
   std::istringstream in(text);
   std::string line;
@@ -63,9 +65,7 @@ std::map<std::string, std::string> ParseInfo(const std::string& text) {
   return out;
 }
 
-}  // namespace
-
-Rig::Rig(RigOptions options) : options_(std::move(options)), dir_("rig") {
+Rig::Rig(RigOptions options) : options_(std::move(options)), dir_(options_.dir_tag) {
   if (options_.resec_bin.empty()) options_.resec_bin = ResecBinary();
 }
 
@@ -360,6 +360,16 @@ Status Rig::StartAgent(int k, const std::map<std::string, std::string>& extra_en
 
 ExitStatus Rig::StopAgent(int k, milliseconds timeout) { return hosts_.at(k).agent.Stop(timeout); }
 
+ChildProcess& Rig::Process(int k, HostProcess which) {
+  Host& h = hosts_.at(k);
+  switch (which) {
+    case HostProcess::kConsul: return h.consul;
+    case HostProcess::kRedis: return h.redis;
+    case HostProcess::kAgent: return h.agent;
+  }
+  return h.agent;
+}
+
 Status Rig::StepAgentClock(int k, std::chrono::seconds offset) {
   if (!options_.faketime) return FailedPrecondition("the rig's agents do not run under faketime");
   std::ofstream out(host_dir(k) / "faketime", std::ios::trunc);
@@ -438,7 +448,7 @@ StatusOr<std::string> Rig::Redis(int k, const std::vector<std::string>& argv, mi
 
 std::map<std::string, std::string> Rig::Info(int k, const std::string& section) const {
   auto r = Redis(k, {"INFO", section}, kObserveTimeout);
-  return r.ok() ? ParseInfo(*r) : std::map<std::string, std::string>{};
+  return r.ok() ? ParseInfoText(*r) : std::map<std::string, std::string>{};
 }
 
 StatusOr<HttpReply> Rig::ConsulServerHttp(int i, const std::string& method, const std::string& path,

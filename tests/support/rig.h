@@ -80,13 +80,27 @@ struct RigOptions {
   std::string resec_bin = {};
   bool start_agents = true;
   // Agents run under libfaketime (Debian's faketime) so StepAgentClock works.
-  // libfaketime 0.9.10 fakes CLOCK_MONOTONIC like CLOCK_REALTIME (the agent's
-  // steady_clock reads realtime plus the offset and steps with it, even
-  // backwards); faketime_monotonic = false sets DONT_FAKE_MONOTONIC=1 so
-  // only the wall clock steps.
+  // Only the wall clock steps by default: libfaketime 0.9.10 fakes
+  // CLOCK_MONOTONIC as realtime plus the offset for clock_gettime, but does
+  // not wrap pthread_cond_clockwait, which std::condition_variable's timed
+  // waits use; their steady_clock deadlines (about 1.8e9 s) then never come,
+  // and an agent's timed sleep (a watch's backoff) never ends.
+  // faketime_monotonic = true fakes the monotonic clock anyway (the agent's
+  // steady_clock reads steps, even backwards), for tests that only read it.
   bool faketime = false;
-  bool faketime_monotonic = true;
+  bool faketime_monotonic = false;
+  // Names the run directory ($TMPDIR/resec-<test>-<dir_tag>-XXXXXX), so a
+  // kept directory says which harness made it (the chaos runner: its seed).
+  std::string dir_tag = "rig";
 };
+
+// INFO's text as key -> value (section headers and blank lines skipped), for
+// harnesses that keep their own connection to a host's Redis.
+std::map<std::string, std::string> ParseInfoText(const std::string& text);
+
+// One of a host's processes, for the harnesses that watch or signal them
+// directly (Rig::Process).
+enum class HostProcess { kConsul, kRedis, kAgent };
 
 // How Redis (re)starts.
 struct RedisStart {
@@ -178,6 +192,12 @@ class Rig {
   // and the monotonic one unless RigOptions::faketime_monotonic is false);
   // the agent sees it at its next clock read. Requires RigOptions::faketime.
   Status StepAgentClock(int k, std::chrono::seconds offset);
+  // The handle of one of host k's processes / of server i's, for what the
+  // methods above do not cover: whether it still runs (Running(), Wait()),
+  // a graceful stop (Stop(): SIGTERM, as systemctl stop), another signal.
+  // A process stopped through it is started again with the Start* methods.
+  ChildProcess& Process(int k, HostProcess which);
+  ChildProcess& ServerProcess(int i) { return servers_.at(i); }
   // SIGUSR1: the agent logs its Consul and Redis state.
   bool DumpAgentState(int k) { return hosts_.at(k).agent.Signal(SIGUSR1); }
   // `resec <args>` run inside host k's namespace with its agent's settings,

@@ -283,6 +283,7 @@ void Prober::ProbeLoop(std::stop_token stop, int node) {
     SleepUntil(stop, RoundTime(k));
     if (stop.stop_requested()) break;
     bool ok = false;
+    const auto sent = Clock::now();
     if (conn == nullptr) conn = RedisConn::Connect(host, port, timeout_, timeout_);
     if (conn != nullptr) {
       ReplyPtr r = conn->Command({"SET", key, std::to_string(k)});
@@ -296,6 +297,7 @@ void Prober::ProbeLoop(std::stop_token stop, int node) {
     if (ok) {
       MutexLock lock(mu_);
       accepted_[k] |= 1u << node;
+      accept_times_[k][node] = {sent, now};
       last_accepted_[static_cast<size_t>(node)] = now;
     }
     // A probe that outlasted its round skips the rounds it overlapped: the
@@ -317,6 +319,10 @@ std::vector<Prober::Round> Prober::TakeRounds() {
     if (auto it = accepted_.find(k); it != accepted_.end()) {
       r.accepted = it->second;
       accepted_.erase(it);
+    }
+    if (auto it = accept_times_.find(k); it != accept_times_.end()) {
+      r.when = std::move(it->second);
+      accept_times_.erase(it);
     }
     out.push_back(r);
   }
@@ -407,18 +413,18 @@ void PassingProbe::Loop(std::stop_token stop) {
     for (const auto& e : j) {
       s.nodes.push_back(e.is_object() && e.contains("Node") ? e["Node"].value("Node", "?") : "?");
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     samples_.push_back(std::move(s));
   }
 }
 
 std::vector<PassingProbe::Sample> PassingProbe::Samples() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return samples_;
 }
 
 milliseconds PassingProbe::LongestAtLeast(size_t n, std::string* nodes) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   milliseconds best{0};
   for (size_t i = 0; i < samples_.size(); ++i) {
     if (samples_[i].nodes.size() < n) continue;
@@ -445,32 +451,8 @@ milliseconds PassingProbe::LongestAtLeast(size_t n, std::string* nodes) const {
 // ---------------------------------------------------------------------------
 // LockWatcher
 
-namespace {
-
-std::string Base64Decode(const std::string& in) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const auto v = kAlphabet.find(c);
-    if (v == std::string_view::npos) continue;  // '=' padding, whitespace
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-LockWatcher::LockWatcher(std::vector<Endpoint> consul, std::string key,
-                         std::vector<std::pair<std::string, int>> node_addrs)
-    : consul_(std::move(consul)), key_(std::move(key)), node_addrs_(std::move(node_addrs)) {}
+LockWatcher::LockWatcher(std::vector<Endpoint> consul, std::string key, std::vector<std::string> node_names)
+    : consul_(std::move(consul)), key_(std::move(key)), node_names_(std::move(node_names)) {}
 
 LockWatcher::~LockWatcher() { Stop(); }
 
@@ -484,6 +466,8 @@ void LockWatcher::Stop() { thread_ = std::jthread(); }
 void LockWatcher::Loop(std::stop_token stop) {
   ConsulRotation servers(consul_);
   uint64_t index = 0;
+  // A session's node never changes: each is looked up once.
+  std::map<std::string, int> node_of_session;
   while (!stop.stop_requested()) {
     const Endpoint* consul = servers.Current();
     if (consul == nullptr) return;
@@ -502,22 +486,38 @@ void LockWatcher::Loop(std::stop_token stop) {
       next = std::strtoull(it->second.c_str(), nullptr, 10);
     }
     int holder = -1;
+    std::string session;
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (r->status == 200 && j.is_array() && !j.empty() && j[0].is_object() && j[0].contains("Session") &&
-        j[0]["Session"].is_string() && j[0].contains("Value") && j[0]["Value"].is_string()) {
-      auto value = nlohmann::json::parse(Base64Decode(j[0]["Value"].get<std::string>()), nullptr, false);
-      const std::string addr = value.is_object() ? value.value("address", "") : "";
-      const int port = value.is_object() ? value.value("port", 0) : 0;
-      for (size_t i = 0; i < node_addrs_.size(); ++i) {
-        // An empty address is a loopback announce: the port alone names it.
-        if ((addr.empty() || node_addrs_[i].first == addr) && node_addrs_[i].second == port) {
-          holder = static_cast<int>(i);
+        j[0]["Session"].is_string()) {
+      session = j[0]["Session"].get<std::string>();
+      auto known = node_of_session.find(session);
+      if (known == node_of_session.end()) {
+        auto info = testing::HttpCall("GET", consul->host, consul->port, "/v1/session/info/" + session, "", {},
+                                      milliseconds(1000));
+        auto ij = info.ok() && info->status == 200 ? nlohmann::json::parse(info->body, nullptr, false)
+                                                   : nlohmann::json();
+        if (ij.is_array() && !ij.empty() && ij[0].is_object()) {
+          const std::string node = ij[0].value("Node", "");
+          int found = -1;
+          for (size_t i = 0; i < node_names_.size(); ++i) {
+            if (node_names_[i] == node) found = static_cast<int>(i);
+          }
+          known = node_of_session.emplace(session, found).first;
         }
       }
+      // A session that could not be looked up (its server just failed) is
+      // retried with the next answer; until then the holder is unknown.
+      if (known == node_of_session.end()) {
+        servers.Next();
+        index = 0;
+        continue;
+      }
+      holder = known->second;
     }
     {
       MutexLock lock(mu_);
-      if (changes_.empty() || changes_.back().second != holder) changes_.emplace_back(now, holder);
+      if (changes_.empty() || changes_.back().session != session) changes_.push_back({now, holder, session});
     }
     const bool same = next == index;
     index = next < index ? 0 : next;
@@ -528,9 +528,19 @@ void LockWatcher::Loop(std::stop_token stop) {
 std::optional<int> LockWatcher::HolderAt(Clock::time_point t) const {
   MutexLock lock(mu_);
   std::optional<int> out;
-  for (const auto& [when, holder] : changes_) {
-    if (when > t) break;
-    out = holder;
+  for (const Change& c : changes_) {
+    if (c.at > t) break;
+    out = c.holder;
+  }
+  return out;
+}
+
+std::optional<Clock::time_point> LockWatcher::HeldSince(Clock::time_point t) const {
+  MutexLock lock(mu_);
+  std::optional<Clock::time_point> out;
+  for (const Change& c : changes_) {
+    if (c.at > t) break;
+    out = c.session.empty() ? std::nullopt : std::optional<Clock::time_point>(c.at);
   }
   return out;
 }

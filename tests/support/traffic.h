@@ -132,9 +132,16 @@ class Prober {
   void Start() EXCLUDES(mu_);
   void Stop();
 
+  // When an accepted probe was sent and when its OK came back: the node
+  // took the write at some moment in between.
+  struct Accept {
+    Clock::time_point sent;
+    Clock::time_point answered;
+  };
   struct Round {
     int64_t index = 0;
     unsigned accepted = 0;  // bit k: node k accepted
+    std::map<int, Accept> when = {};  // by node, for each node that accepted
   };
   // The rounds every node thread has finished since the last call, in order.
   std::vector<Round> TakeRounds() EXCLUDES(mu_);
@@ -154,6 +161,7 @@ class Prober {
   std::vector<std::atomic<int64_t>> done_;  // per node: every round <= this is finished
   mutable Mutex mu_;
   std::map<int64_t, unsigned> accepted_ GUARDED_BY(mu_);
+  std::map<int64_t, std::map<int, Accept>> accept_times_ GUARDED_BY(mu_);
   std::vector<std::optional<Clock::time_point>> last_accepted_ GUARDED_BY(mu_);
   int64_t taken_ GUARDED_BY(mu_) = -1;
   std::vector<std::jthread> threads_;
@@ -222,15 +230,16 @@ class PassingProbe {
 // LockWatcher: who holds the agents' lock over time, so a dual-master window
 // can tell the legitimate master (the holder) from the one that should have
 // been fenced. Blocking queries on the lock key, against each Consul server
-// in turn over the harness's management path; the holder is the node whose
-// address the lock value names while the key has a session.
+// in turn over the harness's management path; the holder is the Consul node
+// of the session that holds the key (/v1/session/info), so it is known by
+// identity even where every Redis is 127.0.0.1:6379 and the lock value
+// names no address.
 //
 // Thread-safety: Start()/Stop() from the owner; HolderAt() is thread-safe.
 class LockWatcher {
  public:
-  // node_addrs: each node's Redis "ip:port" (the lock value names the
-  // holder's announce address and port).
-  LockWatcher(std::vector<Endpoint> consul, std::string key, std::vector<std::pair<std::string, int>> node_addrs);
+  // node_names: each node's Consul node name, by node index.
+  LockWatcher(std::vector<Endpoint> consul, std::string key, std::vector<std::string> node_names);
   ~LockWatcher();
   LockWatcher(const LockWatcher&) = delete;
   LockWatcher& operator=(const LockWatcher&) = delete;
@@ -239,15 +248,23 @@ class LockWatcher {
   void Stop();
   // The holder's node index at `t` (-1: free), nullopt before the first answer.
   std::optional<int> HolderAt(Clock::time_point t) const EXCLUDES(mu_);
+  // When the session that held the lock at `t` was first seen holding it
+  // (nullopt: free at `t`, or before the first answer).
+  std::optional<Clock::time_point> HeldSince(Clock::time_point t) const EXCLUDES(mu_);
 
  private:
   void Loop(std::stop_token stop) EXCLUDES(mu_);
 
   const std::vector<Endpoint> consul_;
   const std::string key_;
-  const std::vector<std::pair<std::string, int>> node_addrs_;
+  const std::vector<std::string> node_names_;
   mutable Mutex mu_;
-  std::vector<std::pair<Clock::time_point, int>> changes_ GUARDED_BY(mu_);
+  struct Change {
+    Clock::time_point at;
+    int holder;
+    std::string session;
+  };
+  std::vector<Change> changes_ GUARDED_BY(mu_);
   std::jthread thread_;
 };
 
