@@ -115,9 +115,30 @@ bool RigSystem::SentinelLive(int k) {
 }
 
 std::optional<int> RigSystem::Converged(const std::vector<int>& down, std::string* why) {
-  if (options_.kind != SystemKind::kSentinel) return rig_.Converged(why, down);
   const std::optional<int> m = rig_.RedisConverged(why, down);
   if (!m) return std::nullopt;
+  if (options_.kind != SystemKind::kSentinel) {
+    // What clients see: exactly one passing master instance, on that host.
+    // Replicas' registrations are not waited for (Rig::Converged does): a
+    // crashed agent's host registers nothing until it is restarted, while its
+    // Redis already follows the new master.
+    auto masters = rig_.Service("redis-master");
+    if (!masters.ok()) {
+      if (why != nullptr) *why = "catalog: " + masters.status().message();
+      return std::nullopt;
+    }
+    std::vector<std::string> passing;
+    for (const testing::HealthInstance& e : *masters) {
+      if (e.Passing()) passing.push_back(e.node);
+    }
+    if (passing.size() != 1 || rig_.HostOf(passing[0]) != *m) {
+      if (why != nullptr) {
+        *why = std::to_string(passing.size()) + " passing master instances, not one on " + rig_.host(*m).name;
+      }
+      return std::nullopt;
+    }
+    return m;
+  }
   for (int k = 0; k < hosts(); ++k) {
     if (std::find(down.begin(), down.end(), k) != down.end() || !SentinelLive(k)) continue;
     auto r = testing::InNetns(rig_.host(k).ns, [&] {

@@ -58,9 +58,11 @@ class RigSystem {
   int hosts() const { return rig_.hosts(); }
 
   // The master host's index when the group has converged, the hosts in
-  // `down` left out: for the Consul systems Rig::Converged (the Redis
-  // replication and the catalog: one passing master, on that host); for
-  // Sentinel the Redis half and every live sentinel naming that master.
+  // `down` left out: one Redis master, every other Redis replicating it with
+  // its link up (Rig::RedisConverged), and the system's discovery agreeing:
+  // for the Consul systems exactly one passing master instance, on that host
+  // (as the loopback harness judged it); for Sentinel every live sentinel
+  // naming that master.
   std::optional<int> Converged(const std::vector<int>& down = {}, std::string* why = nullptr);
   std::string Describe(const std::vector<int>& down = {});
 

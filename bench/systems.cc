@@ -232,7 +232,8 @@ class SentinelSystem : public BenchSystem {
       if (!s->process.Running()) {
         o << "down\n";
       } else {
-        auto r = RedisCall(s->port, {"SENTINEL", "get-master-addr-by-name", kSentinelMasterName}, "", "", kProbeTimeout);
+        auto r =
+            RedisCall(s->port, {"SENTINEL", "get-master-addr-by-name", kSentinelMasterName}, "", "", kProbeTimeout);
         auto a = r.ok() ? SentinelAddress(*r) : std::nullopt;
         o << "master=" << (a ? std::to_string(a->port) : r.ok() ? *r : r.status().ToString()) << "\n";
       }
