@@ -123,6 +123,12 @@ Status InjectFault(RigSystem& sys, Scenario scenario, int m, int* leader) {
   return Internal("unknown scenario");
 }
 
+// A recovery step that is finished once it succeeded.
+StatusOr<bool> Finished(const Status& st) {
+  if (!st.ok()) return st;
+  return true;
+}
+
 // The scenario's recovery action; false: not finished, call again.
 StatusOr<bool> Recover(RigSystem& sys, Scenario scenario, int m, int leader, bool last_chance) {
   testing::Rig& rig = sys.rig();
@@ -131,25 +137,20 @@ StatusOr<bool> Recover(RigSystem& sys, Scenario scenario, int m, int leader, boo
       // A crashed redis-server restarts with what it had on disk (the
       // example's Redis keeps RDB snapshots; runs are short, so usually
       // none was written).
-      if (Status st = rig.StartRedis(m); !st.ok()) return st;
-      return true;
+      return Finished(rig.StartRedis(m));
     case Scenario::kAgentCrash:
-      if (Status st = rig.StartAgent(m); !st.ok()) return st;
-      return true;
+      return Finished(rig.StartAgent(m));
     case Scenario::kSwitchover:
       return sys.FinishSwitchover(m, last_chance);
     case Scenario::kHostCrash:
-      if (Status st = rig.StartHost(m); !st.ok()) return st;
-      return true;
+      return Finished(rig.StartHost(m));
     case Scenario::kHostFreeze:
       rig.ThawHost(m);
       return true;
     case Scenario::kHostPartition:
-      if (Status st = rig.HealHost(m); !st.ok()) return st;
-      return true;
+      return Finished(rig.HealHost(m));
     case Scenario::kConsulLeaderKill:
-      if (Status st = rig.StartConsulServer(leader); !st.ok()) return st;
-      return true;
+      return Finished(rig.StartConsulServer(leader));
     case Scenario::kConsulRollingRestart:
     case Scenario::kConsulAgentRestart:
       return true;  // the fault was the whole procedure

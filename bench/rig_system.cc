@@ -99,9 +99,7 @@ Status RigSystem::StartSentinels() {
             return testing::RedisOnce("127.0.0.1", kSentinelPort, {"SENTINEL", "master", kSentinelMasterName},
                                       kProbeTimeout);
           });
-          if (!r.ok()) return false;
-          auto f = SentinelPairs(*r);
-          if (f["num-other-sentinels"] != "2" || f["num-slaves"] != "2") return false;
+          if (!r.ok() || !SentinelKnowsGroup(*r, hosts())) return false;
         }
         return true;
       },

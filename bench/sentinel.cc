@@ -66,6 +66,12 @@ std::map<std::string, std::string> SentinelPairs(const std::string& flat) {
   return out;
 }
 
+bool SentinelKnowsGroup(const std::string& master_reply, int size) {
+  auto f = SentinelPairs(master_reply);
+  const std::string others = std::to_string(size - 1);
+  return f["num-other-sentinels"] == others && f["num-slaves"] == others;
+}
+
 std::optional<testing::MasterSource::Address> SentinelAddress(const std::string& reply) {
   const auto nl = reply.find('\n');
   if (nl == std::string::npos) return std::nullopt;

@@ -40,6 +40,11 @@ std::string SentinelConf(const SentinelConfig& c);
 // element a line).
 std::map<std::string, std::string> SentinelPairs(const std::string& flat);
 
+// Whether a SENTINEL master reply shows a sentinel that knows the whole
+// group of `size` nodes: the other size-1 sentinels (from their hello
+// messages, every 2 s) and size-1 replicas (from the master's INFO).
+bool SentinelKnowsGroup(const std::string& master_reply, int size);
+
 // The address of a SENTINEL get-master-addr-by-name reply ("ip\nport").
 std::optional<testing::MasterSource::Address> SentinelAddress(const std::string& reply);
 

@@ -196,9 +196,7 @@ class SentinelSystem : public BenchSystem {
         [&] {
           for (auto& s : sentinels_) {
             auto r = RedisCall(s->port, {"SENTINEL", "master", kSentinelMasterName}, "", "", kProbeTimeout);
-            if (!r.ok()) return false;
-            auto f = SentinelPairs(*r);
-            if (f["num-other-sentinels"] != "2" || f["num-slaves"] != "2") return false;
+            if (!r.ok() || !SentinelKnowsGroup(*r, size())) return false;
           }
           return true;
         },
