@@ -433,7 +433,12 @@ Status Rig::StartHost(int k, const RedisStart& how) {
 }
 
 std::vector<ChildProcess*> Rig::Host::Processes() {
-  std::vector<ChildProcess*> out = {&agent, &redis, &consul};
+  std::vector<ChildProcess*> out;
+  // A handle that never held a process (no agent with start_agents = false)
+  // is no process of the host.
+  for (ChildProcess* p : {&agent, &redis, &consul}) {
+    if (p->pid() > 0) out.push_back(p);
+  }
   for (Sidecar& s : sidecars) out.push_back(&s.process);
   return out;
 }

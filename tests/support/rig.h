@@ -268,7 +268,8 @@ class Rig {
     ChildProcess redis;
     std::vector<Sidecar> sidecars;
     ChildProcess agent;  // last: destroyed first
-    // Every process of the host, the agent first (the order faults use).
+    // Every process the host has started, the agent first (the order faults
+    // use).
     std::vector<ChildProcess*> Processes();
   };
 
