@@ -321,8 +321,11 @@ RunResult RunOnce(const FailoverOptions& o, int run, const std::filesystem::path
     }
     std::this_thread::sleep_for(kCheckInterval);
   }
-  writer->Stop();
+  // The end of the stall window is now, not after Stop(): joining the
+  // writer's discovery thread can wait out a blocking query (a second or
+  // more) while no write is sent, which is no stall of the master.
   const int64_t end_ms = ms_since(Clock::now());
+  writer->Stop();
 
   // Every write, once: counts, the longest gap between acknowledgements
   // after the fault, and who acknowledged what.
