@@ -158,6 +158,11 @@ StatusOr<bool> Recover(RigSystem& sys, Scenario scenario, int m, int leader, boo
   return Internal("unknown scenario");
 }
 
+// A fault that is a procedure of some seconds rather than one act.
+bool IsConsulProcedure(Scenario scenario) {
+  return scenario == Scenario::kConsulRollingRestart || scenario == Scenario::kConsulAgentRestart;
+}
+
 // Whether the master's host is out of the group while the fault lasts
 // (crashed, frozen, cut off, or its Redis down), so convergence is judged on
 // the others.
@@ -269,7 +274,7 @@ RunResult RunOnce(const FailoverOptions& o, int run, const std::filesystem::path
   std::this_thread::sleep_for(fault_delay);
   const Clock::time_point fault = Clock::now();
   const int64_t fault_ms = ms_since(fault);
-  const int64_t first_seq_after_fault = writer->last_seq() + 1;
+  int64_t first_seq_after_fault = writer->last_seq() + 1;
   int leader = -1;
   if (Status st = InjectFault(*sys, o.scenario, m, &leader); !st.ok()) {
     writer->Stop();
@@ -279,6 +284,13 @@ RunResult RunOnce(const FailoverOptions& o, int run, const std::filesystem::path
     return finish(r);
   }
   r.fault_duration_ms = ms_since(Clock::now()) - fault_ms;
+  // A fault that acts at once (a kill, a stop, a cut) has taken effect when
+  // its injection returns, a few milliseconds in (fork and exec of `ip`,
+  // reaping): a write sent in between may still be answered by the old
+  // master, which says nothing about the fault. Only writes sent after it
+  // end the outage. A Consul procedure (a rolling restart, an agent
+  // restart) lasts seconds and acts from its start.
+  if (!IsConsulProcedure(o.scenario)) first_seq_after_fault = writer->last_seq() + 1;
   const Clock::time_point recover_at = fault + RecoverAfter(o.scenario);
   bool recovered = false;
   Clock::time_point recovered_time;

@@ -2,7 +2,8 @@
 // independent runs of one fault scenario against one system, each on a
 // freshly built rig, with the shared writer (support/traffic.h) running
 // throughout as the system's clients would. Per run:
-//   unavailable_ms  fault -> first write sent after the fault and
+//   unavailable_ms  fault -> first write sent after the fault (after its
+//                   injection returned, for one that acts at once) and
 //                   acknowledged by the master the group finally converged on
 //                   (for a restarted, resumed or reconnected old master, or
 //                   one that never lost its role: its first such
