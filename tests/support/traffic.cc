@@ -58,11 +58,82 @@ class ConsulRotation {
 }  // namespace
 
 // ---------------------------------------------------------------------------
+// ConsulMasterSource
+
+namespace {
+
+class ConsulMasterSource : public MasterSource {
+ public:
+  ConsulMasterSource(std::vector<Endpoint> consul, std::map<std::string, std::string> hosts)
+      : consul_(std::move(consul)), hosts_(std::move(hosts)), servers_(consul_) {}
+
+  std::optional<Address> Next(const std::stop_token& stop) override {
+    const Endpoint* consul = servers_.Current();
+    if (consul == nullptr) {
+      SleepUntil(stop, Clock::now() + milliseconds(1000));  // cannot enter its namespace: nothing to ask
+      return std::nullopt;
+    }
+    std::string path = "/v1/health/service/redis-master?passing";
+    // wait=1s keeps Stop() prompt; the read timeout allows Consul's jitter
+    // (wait/16) and a slow answer from a server that lost its leader.
+    if (index_ > 0) path += "&index=" + std::to_string(index_) + "&wait=1s";
+    const auto start = Clock::now();
+    auto r = testing::HttpCall("GET", consul->host, consul->port, path, "", {}, milliseconds(2500));
+    if (!r.ok() || r->status != 200) {
+      // This server is down, cut off or without a leader: a client with
+      // several servers configured moves on to the next.
+      servers_.Next();
+      index_ = 0;
+      SleepUntil(stop, Clock::now() + milliseconds(50));
+      return std::nullopt;
+    }
+    uint64_t next = 0;
+    if (auto it = r->headers.find("X-Consul-Index"); it != r->headers.end()) {
+      next = std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+    std::optional<Address> out;
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (j.is_array() && !j.empty() && j[0].is_object()) {
+      try {
+        // Several passing masters: a client takes the first, so do we.
+        std::string addr = j[0].at("Service").value("Address", "");
+        if (addr.empty()) addr = j[0].at("Node").value("Address", "");
+        if (auto h = hosts_.find(addr); h != hosts_.end()) addr = h->second;
+        out = Address{addr, j[0].at("Service").value("Port", 0)};
+      } catch (const nlohmann::json::exception&) {
+        // A malformed entry: keep the master we know.
+      }
+    }
+    // Never send an index below 1 or one that went backwards (Consul's rules).
+    const bool same = next == index_;
+    index_ = next < index_ ? 0 : next;
+    if (same && Clock::now() - start < milliseconds(10)) SleepUntil(stop, Clock::now() + milliseconds(10));
+    return out;
+  }
+
+ private:
+  const std::vector<Endpoint> consul_;
+  const std::map<std::string, std::string> hosts_;
+  ConsulRotation servers_;  // refers to consul_
+  uint64_t index_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<MasterSource> MakeConsulMasterSource(std::vector<Endpoint> consul,
+                                                     std::map<std::string, std::string> hosts) {
+  return std::make_unique<ConsulMasterSource>(std::move(consul), std::move(hosts));
+}
+
+// ---------------------------------------------------------------------------
 // Writer
 
 Writer::Writer(std::vector<Endpoint> consul, std::vector<std::string> node_addrs, Clock::time_point origin,
                std::map<std::string, std::string> hosts)
-    : consul_(std::move(consul)), node_addrs_(std::move(node_addrs)), origin_(origin), hosts_(std::move(hosts)) {
+    : Writer(MakeConsulMasterSource(std::move(consul), std::move(hosts)), std::move(node_addrs), origin) {}
+
+Writer::Writer(std::unique_ptr<MasterSource> source, std::vector<std::string> node_addrs, Clock::time_point origin)
+    : source_(std::move(source)), node_addrs_(std::move(node_addrs)), origin_(origin) {
   records_.reserve(1 << 20);
 }
 
@@ -81,48 +152,12 @@ void Writer::Stop() {
 }
 
 void Writer::DiscoverLoop(std::stop_token stop) {
-  ConsulRotation servers(consul_);
-  uint64_t index = 0;
   while (!stop.stop_requested()) {
-    const Endpoint* consul = servers.Current();
-    if (consul == nullptr) return;
-    std::string path = "/v1/health/service/redis-master?passing";
-    // wait=1s keeps Stop() prompt; the read timeout allows Consul's jitter
-    // (wait/16) and a slow answer from a server that lost its leader.
-    if (index > 0) path += "&index=" + std::to_string(index) + "&wait=1s";
-    const auto start = Clock::now();
-    auto r = testing::HttpCall("GET", consul->host, consul->port, path, "", {}, milliseconds(2500));
-    if (!r.ok() || r->status != 200) {
-      // This server is down, cut off or without a leader: a client with
-      // several servers configured moves on to the next.
-      servers.Next();
-      index = 0;
-      SleepUntil(stop, Clock::now() + milliseconds(50));
-      continue;
+    if (std::optional<MasterSource::Address> a = source_->Next(stop)) {
+      MutexLock lock(mu_);
+      target_host_ = a->host;
+      target_port_ = a->port;
     }
-    uint64_t next = 0;
-    if (auto it = r->headers.find("X-Consul-Index"); it != r->headers.end()) {
-      next = std::strtoull(it->second.c_str(), nullptr, 10);
-    }
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
-    if (j.is_array() && !j.empty() && j[0].is_object()) {
-      try {
-        // Several passing masters: a client takes the first, so do we.
-        std::string addr = j[0].at("Service").value("Address", "");
-        if (addr.empty()) addr = j[0].at("Node").value("Address", "");
-        if (auto h = hosts_.find(addr); h != hosts_.end()) addr = h->second;
-        const int p = j[0].at("Service").value("Port", 0);
-        MutexLock lock(mu_);
-        target_host_ = addr;
-        target_port_ = p;
-      } catch (const nlohmann::json::exception&) {
-        // A malformed entry: keep the master we know.
-      }
-    }
-    // Never send an index below 1 or one that went backwards (Consul's rules).
-    const bool same = next == index;
-    index = next < index ? 0 : next;
-    if (same && Clock::now() - start < milliseconds(10)) SleepUntil(stop, Clock::now() + milliseconds(10));
   }
 }
 
@@ -159,6 +194,7 @@ void Writer::WriteLoop(std::stop_token stop) {
     const int64_t seq = seq_.load() + 1;
     Record rec{};
     rec.sent_ms = static_cast<int32_t>(std::chrono::duration_cast<milliseconds>(Clock::now() - origin_).count());
+    rec.ack_ms = -1;
     rec.tag = tag_.load();
     rec.node = static_cast<int8_t>(conn_node);
     {
@@ -168,9 +204,11 @@ void Writer::WriteLoop(std::stop_token stop) {
       seq_.store(seq);
     }
     uint8_t flags = 0;
+    int32_t ack_ms = -1;
     ReplyPtr r = conn->Command({"RPUSH", kSeqKey, std::to_string(seq)});
     if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
       flags |= 1;
+      ack_ms = static_cast<int32_t>(std::chrono::duration_cast<milliseconds>(Clock::now() - origin_).count());
       ReplyPtr w = conn->Command({"WAIT", std::to_string(kWaitReplicas), std::to_string(kWaitTimeoutMs)});
       if (w != nullptr && w->type == REDIS_REPLY_INTEGER) {
         if (w->integer >= kWaitReplicas) flags |= 2;
@@ -182,6 +220,7 @@ void Writer::WriteLoop(std::stop_token stop) {
     }
     MutexLock lock(mu_);
     records_[static_cast<size_t>(seq - 1)].flags = flags;
+    records_[static_cast<size_t>(seq - 1)].ack_ms = ack_ms;
   }
 }
 
@@ -192,6 +231,7 @@ Writer::Write Writer::Get(int64_t seq) const {
   if (seq < 1 || seq > static_cast<int64_t>(records_.size())) return w;
   const Record& r = records_[static_cast<size_t>(seq - 1)];
   w.sent_ms = r.sent_ms;
+  w.ack_ms = r.ack_ms;
   w.node = r.node;
   w.tag = r.tag;
   w.acked = (r.flags & 1) != 0;
