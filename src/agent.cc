@@ -71,8 +71,8 @@ Status Agent::Start() {
   redis_options.poll_interval = config_.redis_poll_interval;
   // Peers are only asked during a hand-over, where every millisecond counts
   // and a peer that does not answer at once is treated as absent.
-  const redis::RedisEndpoint peer_endpoint{{}, config_.redis_username, config_.redis_password,
-                                           std::min(config_.healthcheck_timeout, kPeerTimeout)};
+  redis::RedisEndpoint peer_endpoint = endpoint;
+  peer_endpoint.timeout = std::min(config_.healthcheck_timeout, kPeerTimeout);
   redis_options.connect_peer = [peer_endpoint](const std::string& host, int port) {
     redis::RedisEndpoint e = peer_endpoint;
     e.addr = HostPort{host, port};

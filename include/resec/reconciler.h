@@ -19,13 +19,13 @@
 
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <variant>
 
 #include "resec/clock.h"
 #include "resec/config.h"
 #include "resec/decide.h"
 #include "resec/mailbox.h"
+#include "resec/mutex.h"
 #include "resec/state.h"
 #include "resec/step.h"
 
@@ -45,18 +45,18 @@ struct BoardSnapshot {
 
 class StateBoard {
  public:
-  void Set(BoardSnapshot snapshot) {
-    std::lock_guard lock(mu_);
+  void Set(BoardSnapshot snapshot) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     snapshot_ = std::move(snapshot);
   }
-  BoardSnapshot Get() const {
-    std::lock_guard lock(mu_);
+  BoardSnapshot Get() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return snapshot_;
   }
 
  private:
-  mutable std::mutex mu_;
-  BoardSnapshot snapshot_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  BoardSnapshot snapshot_ GUARDED_BY(mu_);
 };
 
 DecideOptions MakeDecideOptions(const Config& config);
