@@ -113,7 +113,7 @@ Status Rig::PrepareHosts() {
     }
     if (options_.announce_addr) h.env["ANNOUNCE_ADDR"] = host(k).ip + port;
     for (const auto& [key, value] : options_.agent_env) h.env[key] = value;
-    h.redis_args = ex->redis_args;
+    if (!options_.redis_defaults) h.redis_args = ex->redis_args;
     h.order = *ex;
     h.redis_args.insert(h.redis_args.end(), options_.redis_args.begin(), options_.redis_args.end());
     std::error_code ec;

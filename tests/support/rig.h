@@ -75,6 +75,9 @@ struct RigOptions {
   std::map<std::string, std::string> agent_env = {};
   // Appended to every redis-server command line.
   std::vector<std::string> redis_args = {};
+  // Redis with its defaults only, without the example's Redis settings (a
+  // deployment that skipped them; the yardsticks, which have none).
+  bool redis_defaults = false;
   // The agent binary: "" means $RESEC_BIN, else the build's resec. Another
   // agent (the Go resec, for benchmarks) works if it takes the same settings.
   std::string resec_bin = {};
