@@ -45,7 +45,7 @@ class Fd {
 
 }  // namespace
 
-Agent::Agent(const Config& config) : config_(config) {}
+Agent::Agent(const Config& config) : config_(config), metrics_(kResecVersion, config_.ServiceId()) {}
 
 Agent::~Agent() { Stop(); }
 
@@ -57,7 +57,8 @@ Status Agent::Start() {
       [this](RedisIntent i) { redis_->SetIntent(std::move(i)); },
       [this](PeerIntent i) {
         if (peers_) peers_->SetIntent(std::move(i));
-      });
+      },
+      &metrics_);
 
   const ConsulClientConfig consul_config = config_.consul;
   consul_ = std::make_unique<consul::Watcher>(
@@ -99,7 +100,7 @@ Status Agent::Start() {
                  peers_->port());
   }
   if (config_.state_server) {
-    state_server_ = std::make_unique<StateServer>(config_.state_listen_addr, config_, board_);
+    state_server_ = std::make_unique<StateServer>(config_.state_listen_addr, config_, board_, metrics_);
     if (Status st = state_server_->Start(); !st.ok()) return st;
     spdlog::info("resec: state server listening on {}", config_.state_listen_addr.ToString());
   }

@@ -56,13 +56,14 @@ StepOptions MakeStepOptions(const Config& config) {
 }
 
 Reconciler::Reconciler(const Config& config, const Clock& clock, StateBoard& board, SendConsul send_consul,
-                       SendRedis send_redis, SendPeer send_peer)
+                       SendRedis send_redis, SendPeer send_peer, Metrics* metrics)
     : options_(MakeStepOptions(config)),
       clock_(clock),
       board_(board),
       send_consul_(std::move(send_consul)),
       send_redis_(std::move(send_redis)),
-      send_peer_(std::move(send_peer)) {}
+      send_peer_(std::move(send_peer)),
+      metrics_(metrics) {}
 
 void Reconciler::Apply(const Event& event) {
   if (spdlog::should_log(spdlog::level::debug)) {
@@ -78,6 +79,13 @@ void Reconciler::Apply(const Event& event) {
     } else {
       spdlog::info("{}", n.text);
     }
+  }
+  if (metrics_ != nullptr) {
+    const auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
+    const StepResult::Measured& measured = last_.measured;
+    if (measured.failure_detection) metrics_->ObserveFailureDetection(seconds(*measured.failure_detection));
+    if (measured.promotion) metrics_->ObservePromotion(seconds(*measured.promotion));
+    if (measured.switchover) metrics_->ObserveSwitchover(seconds(*measured.switchover));
   }
   const double took = std::chrono::duration<double>(clock_.Now() - started).count();
   Counters& c = memory_.counters;

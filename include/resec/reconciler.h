@@ -25,6 +25,7 @@
 #include "resec/config.h"
 #include "resec/decide.h"
 #include "resec/mailbox.h"
+#include "resec/metrics.h"
 #include "resec/mutex.h"
 #include "resec/state.h"
 #include "resec/step.h"
@@ -70,8 +71,10 @@ class Reconciler {
   using SendRedis = std::function<void(RedisIntent)>;
   using SendPeer = std::function<void(PeerIntent)>;
 
+  // `metrics` (may be null; it must outlive the reconciler) receives the
+  // durations Step measures (StepResult::measured).
   Reconciler(const Config& config, const Clock& clock, StateBoard& board, SendConsul send_consul,
-             SendRedis send_redis, SendPeer send_peer = {});
+             SendRedis send_redis, SendPeer send_peer = {}, Metrics* metrics = nullptr);
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
 
@@ -92,6 +95,7 @@ class Reconciler {
   const SendConsul send_consul_;
   const SendRedis send_redis_;
   const SendPeer send_peer_;
+  Metrics* const metrics_;
   Inbox inbox_;
   ReconcilerMemory memory_;
   StepResult last_;

@@ -242,6 +242,64 @@ TEST(Step, PromotionFencesTheFormerMasterThenDemotesItUntilItFollows) {
   EXPECT_EQ(r.memory.counters.promotions, 1u) << "a repeated wish is not a new promotion";
 }
 
+TEST(Step, AFailoverIsMeasuredFromTheFreedLockToOurRedisServing) {
+  Driver d;
+  d.Feed(ReplicaOf("127.0.0.1", 7002), kT0);
+  StepResult r = d.Feed(HeldByOther(kT0), kT0);
+  EXPECT_FALSE(r.measured.failure_detection);
+  ConsulState free = HeldByOther(kT0);
+  free.lock_free = true;
+  free.lock_holder_session.clear();
+  free.masters.clear();
+  d.Feed(free, kT0 + 100ms);
+  // We take the lock 250 ms after we saw it free ...
+  r = d.Feed(Holding(kT0 + 350ms), kT0 + 350ms);
+  ASSERT_TRUE(r.measured.failure_detection);
+  EXPECT_EQ(*r.measured.failure_detection, 250ms);
+  EXPECT_FALSE(r.measured.promotion);
+  // ... and our Redis serves as master 40 ms later: measured once.
+  r = d.Feed(Master(), kT0 + 390ms);
+  ASSERT_TRUE(r.measured.promotion);
+  EXPECT_EQ(*r.measured.promotion, 40ms);
+  r = d.Feed(Master(), kT0 + 2s);
+  EXPECT_FALSE(r.measured.promotion);
+  EXPECT_FALSE(r.measured.failure_detection);
+}
+
+TEST(Step, ALockFreeAtStartUpIsNoFailureToMeasure) {
+  Driver d;
+  d.Feed(Master(), kT0);
+  ConsulState free = Consul(kT0);
+  free.lock_free = true;
+  d.Feed(free, kT0);
+  const StepResult r = d.Feed(Holding(kT0 + 20ms), kT0 + 20ms);
+  EXPECT_FALSE(r.measured.failure_detection) << "nobody failed: the group is starting";
+  EXPECT_TRUE(r.measured.promotion) << "our Redis already serves as master";
+}
+
+TEST(Step, ASwitchoverIsMeasuredUntilTheSuccessorHoldsTheLock) {
+  Driver d;
+  d.Feed(Master(), kT0);
+  ConsulState c = Holding(kT0);
+  c.peers = {LivePeer()};
+  d.Feed(c, kT0);
+  d.Feed(event::Switchover{""}, kT0 + 1ms);
+  // Pretend the hand-over decision was made: released to the successor.
+  ASSERT_TRUE(d.memory.decide.switchover);
+  d.memory.decide.switchover->handed_over = true;
+  ConsulState free = c;
+  free.lock_held = false;
+  free.lock_free = true;
+  free.lock_holder_session.clear();
+  StepResult r = d.Feed(free, kT0 + 200ms);
+  EXPECT_FALSE(r.measured.switchover) << "released is not yet taken over";
+  ConsulState taken = HeldByOther(kT0 + 301ms);
+  taken.peers = {LivePeer()};
+  r = d.Feed(taken, kT0 + 301ms);
+  ASSERT_TRUE(r.measured.switchover);
+  EXPECT_EQ(*r.measured.switchover, 300ms);
+}
+
 TEST(Step, FormerMasterIsGivenUpAfterAMinute) {
   Driver d;
   d.Feed(ReplicaOf("10.0.0.2", 7002), kT0);
