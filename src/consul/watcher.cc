@@ -131,17 +131,7 @@ void Watcher::Run(std::stop_token stop) {
     TimePoint next = clock_.Now();
     while (!stop.stop_requested()) {
       auto batch = inbox_.Wait(next - clock_.Now());
-      for (auto& s : batch.states) {
-        if (auto* intent = std::get_if<ConsulIntent>(&s)) {
-          intent_ = std::move(*intent);
-          have_intent_ = true;
-        } else if (auto* kv = std::get_if<KvAnswer>(&s)) {
-          Absorb(std::move(*kv));
-        } else if (auto* masters = std::get_if<MastersAnswer>(&s)) {
-          Absorb(std::move(*masters));
-        }
-      }
-      if (batch.closed) break;
+      if (Absorb(std::move(batch))) break;
       next = Converge();
     }
   } catch (const std::exception& e) {
@@ -153,6 +143,21 @@ void Watcher::Run(std::stop_token stop) {
     state_.error = std::string("consul watcher failed: ") + e.what();
     publish_(state_);
   }
+}
+
+bool Watcher::Absorb(Inbox::Batch batch) {
+  for (auto& s : batch.states) {
+    if (auto* intent = std::get_if<ConsulIntent>(&s)) {
+      intent_ = std::move(*intent);
+      have_intent_ = true;
+    } else if (auto* kv = std::get_if<KvAnswer>(&s)) {
+      Absorb(std::move(*kv));
+    } else if (auto* masters = std::get_if<MastersAnswer>(&s)) {
+      Absorb(std::move(*masters));
+    }
+  }
+  closed_ = closed_ || batch.closed;
+  return closed_;
 }
 
 TimePoint Watcher::Converge() {
@@ -173,9 +178,16 @@ TimePoint Watcher::Converge() {
     EnsureSession();
     TryAcquire();
     EnsureLockRecord();
-    RefreshCheck();
-    EnsureReport();
-    RetireStaleMasters();
+    // Taking the lock makes the reconciler ask for the master registration
+    // within a millisecond or two, and clients find the new master through
+    // it: between the steps that cost a round trip or a Raft write each
+    // (the check, the report, the catalog clean-up), a changed wish is taken
+    // in and the registration brought up to it first.
+    for (auto step : {&Watcher::RefreshCheck, &Watcher::EnsureReport, &Watcher::RetireStaleMasters}) {
+      if (Absorb(inbox_.TakeAll())) return now;
+      EnsureRegistration();
+      (this->*step)();
+    }
   }
   Publish();
 

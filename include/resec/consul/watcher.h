@@ -91,6 +91,8 @@ class Watcher {
   // One round: bring Consul in line with the intent. Returns when to run
   // again at the latest.
   TimePoint Converge();
+  // Takes in what the mailbox handed over; true once it is closed.
+  bool Absorb(Inbox::Batch batch);
   void Absorb(KvAnswer answer);
   void Absorb(MastersAnswer answer);
 
@@ -132,6 +134,7 @@ class Watcher {
   std::optional<ConsulState> last_published_;
   ConsulIntent intent_;
   bool have_intent_ = false;
+  bool closed_ = false;  // the mailbox was closed: Run() ends
   bool have_node_name_ = false;
   bool cleaned_stale_registration_ = false;
   bool kv_ready_ = false, masters_ready_ = false;
