@@ -103,6 +103,20 @@ struct Driver {
   }
 };
 
+ConsulState HoldingWithAReplica() {
+  ConsulState c = Holding(kT0);
+  c.peers = {LivePeer()};
+  return c;
+}
+
+// We hold the lock, our Redis is master, one live replica reports.
+Driver HoldingMasterWithAReplica() {
+  Driver d;
+  d.Feed(Master(), kT0);
+  d.Feed(HoldingWithAReplica(), kT0);
+  return d;
+}
+
 TEST(Step, LeaseComesFromTheServersConfirmationAndTheCheck) {
   ConsulState c = Consul(kT0);
   auto [deadline, ttl] = Lease(c);
@@ -278,11 +292,8 @@ TEST(Step, ALockFreeAtStartUpIsNoFailureToMeasure) {
 }
 
 TEST(Step, ASwitchoverIsMeasuredUntilTheSuccessorHoldsTheLock) {
-  Driver d;
-  d.Feed(Master(), kT0);
-  ConsulState c = Holding(kT0);
-  c.peers = {LivePeer()};
-  d.Feed(c, kT0);
+  Driver d = HoldingMasterWithAReplica();
+  const ConsulState c = HoldingWithAReplica();
   d.Feed(event::Switchover{""}, kT0 + 1ms);
   // Pretend the hand-over decision was made: released to the successor.
   ASSERT_TRUE(d.memory.decide.switchover);
@@ -334,22 +345,14 @@ TEST(Step, SwitchoverRequestIsTakenUpOncePerNonceAndOnlyByTheMaster) {
 }
 
 TEST(Step, ASignalledSwitchoverStartsAPlan) {
-  Driver d;
-  d.Feed(Master(), kT0);
-  ConsulState c = Holding(kT0);
-  c.peers = {LivePeer()};
-  d.Feed(c, kT0);
+  Driver d = HoldingMasterWithAReplica();
   StepResult r = d.Feed(event::Switchover{"node/" + std::string(kOther)}, kT0 + 1ms);
   ASSERT_TRUE(r.memory.decide.switchover);
   EXPECT_EQ(r.memory.decide.switchover->to, "node/redis@:7002");
 }
 
 TEST(Step, ShutdownOfAMasterHandsOverThenCleansUpConsul) {
-  Driver d;
-  d.Feed(Master(), kT0);
-  ConsulState c = Holding(kT0);
-  c.peers = {LivePeer()};
-  d.Feed(c, kT0);
+  Driver d = HoldingMasterWithAReplica();
   StepResult r = d.Feed(event::Shutdown{}, kT0 + 10ms);
   EXPECT_TRUE(r.memory.shutdown_handover);
   ASSERT_TRUE(r.memory.decide.switchover);
@@ -385,11 +388,7 @@ TEST(Step, ShutdownOfAReplicaCleansUpAtOnceAndEndsByTheDeadline) {
 }
 
 TEST(Step, ShutdownHandOverThatNeverCompletesEndsInCleanUp) {
-  Driver d;
-  d.Feed(Master(), kT0);
-  ConsulState c = Holding(kT0);
-  c.peers = {LivePeer()};
-  d.Feed(c, kT0);
+  Driver d = HoldingMasterWithAReplica();
   d.Feed(event::Shutdown{}, kT0);
   // Switchover timeout (5 s) plus a second of slack.
   StepResult r = d.Feed(Holding(kT0 + 5900ms), kT0 + 5900ms);
