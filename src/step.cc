@@ -359,6 +359,13 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   if (d.guard && !cleaning) m.guard = *d.guard;
   RedisIntent ri = ReplicationFor(d, m.redis);
   using R = RedisIntent::Replication;
+  if (ri.replication == R::kMaster && !d.redis && m.guard.pause_writes) {
+    // Paused (fenced, or handing over): the lock may be, or is about to be,
+    // someone else's. Keep Redis as it is but never insist on master: the
+    // new holder demotes this Redis and lifts the pause, and promoting it
+    // back before we hear of the new holder would make two masters.
+    ri.replication = R::kLeave;
+  }
   if (ri.replication == R::kMaster && m.redis.role == RedisRole::kReplica && m.redis.master_link_up &&
       !m.redis.Held() && !m.redis.master_host.empty()) {
     // Promoting from a live link: that master is fenced and caught up with

@@ -148,9 +148,14 @@ TEST(Step, HolderIsFencedOnceItsLeaseIsNotConfirmedForASecond) {
   // No renewal confirmed since: a third before the end, it fences.
   r = d.Feed(event::Tick{}, kT0 + 1001ms);
   EXPECT_TRUE(r.redis.guard.pause_writes);
-  // A confirmation arrives: writes again.
+  // Fenced, it no longer insists on being master: the lock may be someone
+  // else's, who demotes this Redis and lifts the pause; re-promoting it then
+  // would make two masters (chaos seed 3, a healed host partition: 279 ms).
+  EXPECT_EQ(r.redis.replication, R::kLeave);
+  // A confirmation arrives: writes again, master again.
   r = d.Feed(Holding(kT0 + 1100ms), kT0 + 1150ms);
   EXPECT_FALSE(r.redis.guard.pause_writes);
+  EXPECT_EQ(r.redis.replication, R::kMaster);
 }
 
 TEST(Step, IntentsNameTheRunTheyWereDecidedFor) {
