@@ -44,6 +44,10 @@ constexpr milliseconds kHolderRenewPeriod{500};
 // Calls made while shutting down: a frozen Consul must not hold the exit.
 constexpr milliseconds kShutdownCallTimeout{1000};
 
+// A failed report write is retried after 100, 200, 400, then every 500 ms.
+constexpr milliseconds kReportRetryStart{50};
+constexpr milliseconds kReportRetryMax{500};
+
 milliseconds Backoff(int failures) {
   return std::min(kBackoffMax, kBackoffStart * (1 << std::min(failures, 5)));
 }
@@ -206,6 +210,7 @@ TimePoint Watcher::Converge() {
   if (have_intent_ && intent_.hold_lock && state_.lock_free && !state_.lock_held) {
     next = std::min(next, next_acquire_at_);
   }
+  if (report_failures_ > 0) next = std::min(next, next_report_try_);
   if (!cleaned_stale_registration_ || !have_node_name_) next = std::min(next, after + kBackoffStart);
   return std::max(next, after + milliseconds(1));
 }
@@ -681,15 +686,26 @@ void Watcher::EnsureReport() {
   // lock freed: free_index). An offset that moves with every write travels
   // with the peer protocol's heartbeats, or not at all.
   if (value == written_report_ || SameIdentity(written_report_, *intent_.report)) return;
+  // The actor wakes for every answer of its watches; a failing write waits
+  // for its backoff, not for the next wake (Consul without a leader answered
+  // every ~2 ms on the rig).
+  const TimePoint now = clock_.Now();
+  if (now < next_report_try_) return;
   // Written through our session so the key shows a live owner only while we
   // are alive; a dead agent's report loses its Session and is ignored.
   const std::string session = state_.session_id;
   auto r = client_->AcquireKey(key, session, value);
   Note("publish report", r.status());
   if (IsInvalidSession(r.status())) ForgetSession(session);
-  if (r.ok() && *r) {
-    written_report_ = value;
+  if (!r.ok()) {
+    // Short: an election may wait for this report once Consul answers again.
+    report_failures_++;
+    next_report_try_ = now + std::min(kReportRetryMax, kReportRetryStart * (1 << std::min(report_failures_, 4)));
+    return;
   }
+  report_failures_ = 0;
+  next_report_try_ = TimePoint{};
+  if (*r) written_report_ = value;
 }
 
 void Watcher::DoShutdown() {

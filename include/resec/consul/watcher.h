@@ -150,6 +150,8 @@ class Watcher {
   // an endpoint answering 500 must not get ten calls a second.
   int register_failures_ = 0;
   TimePoint next_register_try_{};
+  int report_failures_ = 0;
+  TimePoint next_report_try_{};
   TimePoint lock_read_failing_since_{};
   // Operations whose exchange failed since the last answer (any operation's).
   std::set<std::string> unanswered_;
