@@ -189,6 +189,7 @@ TimePoint Watcher::Converge() {
     // in and the registration brought up to it first.
     for (auto step : {&Watcher::RefreshCheck, &Watcher::EnsureReport, &Watcher::RetireStaleMasters}) {
       if (Absorb(inbox_.TakeAll())) return now;
+      if (intent_.shutdown) return now;  // the next round, at once, shuts down in its order
       EnsureRegistration();
       (this->*step)();
     }
