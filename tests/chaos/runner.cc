@@ -708,17 +708,25 @@ void Runner::CheckWrites(int master, bool full, int fault) {
   if (!full) verified_upto_ = upto;
   for (int64_t s : missing.wait_acked) lost_.insert(s);
   for (int64_t s : missing.acked_only) lost_.insert(s);
-  // An unconfirmed write may be lost with a master this episode's fault
-  // killed, froze or cut off: one sent to that master before the fault took
-  // hold, which it acknowledged and had not yet replicated. Not one a Redis
-  // acknowledged after it came back (a restarted, empty one).
+  // An unconfirmed write may be lost with a master a fault killed, froze or
+  // cut off: one sent to that master before the fault took hold, which it
+  // had not replicated by then (no later write to it was WAIT-acknowledged
+  // before the fault). Not one a Redis acknowledged after it came back (a
+  // restarted, empty one). The fault need not be this episode's: a master
+  // whose replicas were all cut off keeps such writes until their links
+  // resume (a TCP retransmission, seconds after a heal), and a fault in a
+  // later episode may take it first.
+  std::map<int, int64_t> excused_by_episode;
   const int64_t excused = std::erase_if(missing.acked_only, [&](int64_t seq) {
-    if (current_episode_ <= 0 || full) return false;
     const Writer::Write w = writer_->Get(seq);
-    for (size_t idx : episodes_[static_cast<size_t>(current_episode_ - 1)].faults) {
-      const ActiveFault& f = faults_[idx];
-      if (MayLoseUnreplicatedWrites(f.kind) && f.target >= 0 && f.target == f.master && w.node == f.target &&
-          w.sent_ms <= SinceOrigin(f.injected)) {
+    for (const ActiveFault& f : faults_) {
+      if (!MayLoseUnreplicatedWrites(f.kind) || f.target < 0 || f.target != f.master || w.node != f.target ||
+          f.injected == Tp{}) {
+        continue;
+      }
+      const int64_t injected_ms = SinceOrigin(f.injected);
+      if (w.sent_ms <= injected_ms && !writer_->LaterWaitAckedTo(seq, w.node, injected_ms)) {
+        ++excused_by_episode[f.episode];
         return true;
       }
     }
@@ -726,8 +734,13 @@ void Runner::CheckWrites(int master, bool full, int fault) {
   });
   if (excused > 0) {
     lost_unconfirmed_ += excused;
-    episodes_[static_cast<size_t>(current_episode_ - 1)].lost_unconfirmed += excused;
-    Log(Fmt("%lld acknowledged writes WAIT had not confirmed were lost with the master the fault cut off",
+    for (const auto& [episode, n] : excused_by_episode) {
+      if (episode >= 1 && episode <= static_cast<int>(episodes_.size())) {
+        episodes_[static_cast<size_t>(episode - 1)].lost_unconfirmed += n;
+      }
+    }
+    Log(Fmt("%lld acknowledged writes WAIT had not confirmed were lost with a master a fault cut off before "
+            "it could replicate them",
             static_cast<long long>(excused)));
   }
   lost_wait_acked_ += static_cast<int64_t>(missing.wait_acked.size());

@@ -249,6 +249,16 @@ std::vector<int64_t> Writer::WaitAckedIn(int64_t after, int64_t upto) const {
   return out;
 }
 
+bool Writer::LaterWaitAckedTo(int64_t seq, int node, int64_t sent_before_ms) const {
+  MutexLock lock(mu_);
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(seq, 0)); i < records_.size(); ++i) {
+    const Record& r = records_[i];
+    if (r.sent_ms >= sent_before_ms) break;
+    if (r.node == node && (r.flags & 2) != 0) return true;
+  }
+  return false;
+}
+
 std::map<int, WriteCounts> Writer::CountsByTag() const {
   MutexLock lock(mu_);
   std::map<int, WriteCounts> out;

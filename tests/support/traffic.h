@@ -121,6 +121,9 @@ class Writer {
   Write Get(int64_t seq) const EXCLUDES(mu_);
   // WAIT-acknowledged writes with after < seq <= upto.
   std::vector<int64_t> WaitAckedIn(int64_t after, int64_t upto) const EXCLUDES(mu_);
+  // Whether a write after seq, sent to node before sent_before_ms, was
+  // WAIT-acknowledged: then a replica held seq too (one ordered stream).
+  bool LaterWaitAckedTo(int64_t seq, int node, int64_t sent_before_ms) const EXCLUDES(mu_);
   std::map<int, WriteCounts> CountsByTag() const EXCLUDES(mu_);
   WriteCounts Totals() const;
   // "10.213.7.12:6379" or "(none)": where writes go now.
