@@ -523,6 +523,17 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
     const bool hold = !redis.Held() && (LinkNotUp(redis) || stale_master);
     if (hold) d.redis = cmd::HoldReplication{};
     if (!consul.lock_free) {
+      // Another agent holds the lock and is promoting its Redis: the term of
+      // the master we still replicate, if that is not the new holder's, has
+      // ended. We stop acknowledging its stream at once: a former master its
+      // agent could not pause (hung, then resumed after the new master's
+      // fence gave up on it) would otherwise have writes WAIT-confirmed by
+      // us that the new master never sees, lost when we resync from it.
+      const std::optional<LockRecord>& record = consul.lock_record;
+      const bool replicating_former = redis.role == RedisRole::kReplica && !redis.Held() && record &&
+                                      (record->port != redis.master_port ||
+                                       (!record->address.empty() && record->address != redis.master_host));
+      if (!hold && replicating_former) d.redis = cmd::HoldReplication{record->address, record->port};
       d.rule = Rule::kWaitForMaster;
       d.reason = "the lock is held by another agent whose master is not in the catalog yet";
       d.intent = std::move(intent);

@@ -149,6 +149,22 @@ TEST(Decide, Table) {
          r = LinkedReplica("127.0.0.1", 7002);
        },
        Rule::kWaitForMaster, false, std::nullopt, std::nullopt},
+      {"4. lock held by another, its master not in the catalog yet, we replicate the former one: hold our data",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.lock_record->address = "10.0.0.2";
+         c.masters.clear();
+         r = LinkedReplica("10.0.0.1", 7001);
+       },
+       Rule::kWaitForMaster, false, std::nullopt, RedisCommand(cmd::HoldReplication{"10.0.0.2", 7002})},
+      {"4. lock held by another, its master not in the catalog yet, we already replicate it: keep the link",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory&) {
+         c = HeldByOther();
+         c.lock_record->address = "10.0.0.2";
+         c.masters.clear();
+         r = LinkedReplica("10.0.0.2", 7002);
+       },
+       Rule::kWaitForMaster, false, std::nullopt, std::nullopt},
       {"5. holding the lock, Redis already master: refresh as master",
        [](ConsulState& c, RedisState&, DecideOptions&, DecideMemory&) { c.lock_held = true; },
        Rule::kMasterKeepsLock, true, std::optional<RedisRole>(RedisRole::kMaster), std::nullopt},
