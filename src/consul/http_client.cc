@@ -205,7 +205,16 @@ class HttpClient final : public Client {
   }
 
   Status SetCatalogCheck(const CatalogCheck& check) override {
-    return Call("PUT", "/v1/catalog/register", "", EncodeCatalogCheck(check), {}).status();
+    if (check.guard_session.empty()) {
+      return Call("PUT", "/v1/catalog/register", "", EncodeCatalogCheck(check), {}).status();
+    }
+    Status st = Call("PUT", "/v1/txn", "", EncodeGuardedCatalogCheck(check), {}).status();
+    // 409: the transaction was rolled back, here because the session no
+    // longer holds the key.
+    if (st.http_status() == 409) {
+      return FailedPrecondition("our session no longer holds " + check.guard_key);
+    }
+    return st;
   }
 
   StatusOr<std::vector<std::string>> ServerNodes() override {

@@ -453,6 +453,21 @@ std::string EncodeCatalogCheck(const CatalogCheck& c) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string EncodeGuardedCatalogCheck(const CatalogCheck& c) {
+  nlohmann::json ops = nlohmann::json::array();
+  ops.push_back({{"KV", {{"Verb", "check-session"}, {"Key", c.guard_key}, {"Session", c.guard_session}}}});
+  ops.push_back({{"Check",
+                  {{"Verb", "set"},
+                   {"Check",
+                    {{"Node", c.node},
+                     {"CheckID", c.check_id},
+                     {"Name", c.name},
+                     {"ServiceID", c.service_id},
+                     {"Status", c.status},
+                     {"Output", TruncateUtf8(c.output, kMaxCheckOutputBytes)}}}}}});
+  return ops.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string EncodeCheckUpdate(std::string_view status, std::string_view output) {
   ordered_json j;
   j["Status"] = std::string(status);

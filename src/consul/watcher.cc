@@ -630,7 +630,15 @@ void Watcher::RetireStaleMasters() {
           .name = "Resec: master replication status",
           .status = "critical",
           .output = "resec: no longer the master; " + MemberKey(state_.node_name, config_.ServiceId()) +
-                    " holds the lock (lock index " + std::to_string(state_.lock_index) + ")"});
+                    " holds the lock (lock index " + std::to_string(state_.lock_index) + ")",
+          // We may be the stale one (frozen while the group replaced us):
+          // only a holder Consul still knows as one retires anybody.
+          .guard_key = config_.lock_key,
+          .guard_session = state_.session_id});
+      if (st.code() == StatusCode::kFailedPrecondition) {
+        spdlog::warn("consul: not retiring the master registration {} on node {}: {}", m.id, m.node, st.message());
+        return;
+      }
       Note("retire a stale master registration", st);
       if (st.ok()) {
         spdlog::info("consul: marked the stale master registration {} on node {} critical", m.id, m.node);

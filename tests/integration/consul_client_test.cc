@@ -357,6 +357,46 @@ TEST_F(ConsulClientTest, ServiceWithTtlCheckShowsUpWhenPassing) {
   EXPECT_EQ(again.code(), StatusCode::kNotFound) << again.ToString();
 }
 
+// Retiring another node's master registration is guarded by the lock: a
+// session that no longer holds the key changes nothing (the transaction is
+// rolled back), one that holds it marks the check critical.
+TEST_F(ConsulClientTest, GuardedCatalogCheckNeedsTheLock) {
+  const std::string id = "redis-g@:6379";
+  const std::string check_id = id + ":replication-status-check";
+  const std::string key = "resec/.lock";
+  ASSERT_OK(client_->RegisterService(RedisService(id, "master")));
+  ASSERT_OK(client_->UpdateTtlCheck(check_id, "passing", "role:master"));
+  StatusOr<std::string> holder = client_->CreateSession(LockSession("holder"));
+  StatusOr<std::string> stale = client_->CreateSession(LockSession("stale"));
+  ASSERT_OK(holder);
+  ASSERT_OK(stale);
+  StatusOr<bool> got = client_->AcquireKey(key, *holder, "{}");
+  ASSERT_OK(got);
+  ASSERT_TRUE(*got);
+  auto passing = [&] {
+    StatusOr<WithMeta<std::vector<ServiceInstance>>> r = client_->HealthyInstances("redis-t", "", {});
+    EXPECT_OK(r);
+    return r.ok() ? r->value.size() : 0;
+  };
+  ASSERT_EQ(passing(), 1u);
+  CatalogCheck retire{.node = consul_.node_name(),
+                      .address = "127.0.0.1",
+                      .service_id = id,
+                      .check_id = check_id,
+                      .name = "Resec: master replication status",
+                      .status = "critical",
+                      .output = "retired",
+                      .guard_key = key,
+                      .guard_session = *stale};
+  Status refused = client_->SetCatalogCheck(retire);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition) << refused.ToString();
+  EXPECT_EQ(refused.message().find(*stale), std::string::npos) << "no session ID in errors";
+  EXPECT_EQ(passing(), 1u) << "a session without the lock retired a master";
+  retire.guard_session = *holder;
+  ASSERT_OK(client_->SetCatalogCheck(retire));
+  EXPECT_EQ(passing(), 0u);
+}
+
 TEST_F(ConsulClientTest, RegistrationCarriesAddressAndMeta) {
   ServiceRegistration r = RedisService("redis-t@10.1.2.3:7000", "slave");
   r.address = "10.1.2.3";

@@ -109,6 +109,11 @@ struct CatalogCheck {
   std::string name;
   std::string status;
   std::string output;
+  // When set, the update is made only while this session holds this key (a
+  // transaction: KV check-session, then the check): an agent that believes
+  // it still holds the lock after a freeze cannot retire the new master.
+  std::string guard_key;
+  std::string guard_session;
 };
 
 template <typename T>

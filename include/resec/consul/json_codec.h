@@ -119,6 +119,9 @@ std::string EncodeCheckUpdate(std::string_view status, std::string_view output);
 // The body of PUT /v1/catalog/register that sets one service check of a
 // node, leaving the node and its services as they are.
 std::string EncodeCatalogCheck(const CatalogCheck& check);
+// The same update as a transaction guarded by check.guard_key/guard_session
+// (PUT /v1/txn): it fails as a whole (409) unless the session holds the key.
+std::string EncodeGuardedCatalogCheck(const CatalogCheck& check);
 // /v1/health/service answers; null -> []. An empty service address becomes
 // the node's address.
 StatusOr<std::vector<ServiceInstance>> DecodeHealthService(std::string_view body);
