@@ -486,6 +486,15 @@ Decision Decide(const ConsulState& consul, const RedisState& redis, const Decide
       d.reason = "holding the lock and Redis is master";
       intent.register_as = RedisRole::kMaster;
       intent.retire_stale_masters = true;
+    } else if (Cooling(memory, now)) {
+      // Our loop just stalled (the agent was frozen): what we know of the
+      // lock is from before, and the group may have replaced us meanwhile
+      // (our peers' acks renew a lease, not the lock). Promoting now could
+      // fence and demote the master that replaced us.
+      d.rule = Rule::kPromote;
+      d.reason = "holding the lock as we last saw it, but our loop stalled: not promoting yet";
+      intent.register_as = RedisRole::kReplica;
+      intent.check_status = "warning";
     } else if (options.fencing && !LeaseOk(consul, now)) {
       // A lock we believe held but cannot confirm (cut off from the servers)
       // may already be someone else's: promoting now could make two masters.

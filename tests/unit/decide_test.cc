@@ -184,6 +184,15 @@ TEST(Decide, Table) {
          r = LinkedReplica("127.0.0.1", 7002);
        },
        Rule::kPromote, true, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
+      {"5. holding the lock after our loop stalled: no promotion until the cool-down ends",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_held = true;
+         c.lease_ttl = std::chrono::milliseconds(1500);
+         c.lease_deadline = kNow + c.lease_ttl;
+         m.no_promotion_until = kNow + std::chrono::seconds(5);
+         r = LinkedReplica("127.0.0.1", 7002);
+       },
+       Rule::kPromote, true, std::optional<RedisRole>(RedisRole::kReplica), std::nullopt},
       {"5. compat: fencing off, promote whatever the lease",
        [](ConsulState& c, RedisState& r, DecideOptions& o, DecideMemory&) {
          c.lock_held = true;
