@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "failover.h"
+#include "machine.h"
 #include "settings.h"
 #include "support/child_process.h"
 
@@ -121,8 +122,9 @@ size_t NoteNumber(std::vector<std::string>* notes, const std::string& note) {
 std::string FailoverTable(const std::vector<FailoverEntry>& entries, std::vector<std::string>* notes) {
   std::ostringstream o;
   o << "| scenario | system | mode | runs | failed | unavailable ms p50 | p95 | p99 | max "
-       "| converged ms p50 | p95 | p99 | max | lost acked | lost WAIT-acked |\n"
-    << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+       "| converged ms p50 | p95 | p99 | max | longest write stall ms p50 | max | failovers "
+       "| lost acked | lost WAIT-acked |\n"
+    << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& f : entries) {
     const json& s = f.summary;
     o << "| " << f.scenario << " | " << f.system << " | " << f.mode << " | ";
@@ -132,7 +134,7 @@ std::string FailoverTable(const std::vector<FailoverEntry>& entries, std::vector
                                                   Str(s, "not_applicable")
                                             : f.system + ": system unavailable: " + Str(s, "unavailable"));
       o << (na ? "n/a" : "unavailable") << " [" << n << "] |";
-      for (int i = 0; i < 11; ++i) o << " |";  // the remaining columns, empty
+      for (int i = 0; i < 14; ++i) o << " |";  // the remaining columns, empty
       o << "\n";
       continue;
     }
@@ -140,8 +142,58 @@ std::string FailoverTable(const std::vector<FailoverEntry>& entries, std::vector
       << At(s, "unavailable_ms", "p95") << " | " << At(s, "unavailable_ms", "p99") << " | "
       << At(s, "unavailable_ms", "max") << " | " << At(s, "converged_ms", "p50") << " | "
       << At(s, "converged_ms", "p95") << " | " << At(s, "converged_ms", "p99") << " | "
-      << At(s, "converged_ms", "max") << " | " << Num(s["lost_acked"]) << " | " << Num(s["lost_wait_acked"])
-      << " |\n";
+      << At(s, "converged_ms", "max") << " | " << At(s, "longest_write_stall_ms", "p50") << " | "
+      << At(s, "longest_write_stall_ms", "max") << " | "
+      << (s.contains("failover_runs") && !s["failover_runs"].is_null()
+              ? Num(s["failover_runs"]) + "/" + Num(s["runs"])
+              : "-")
+      << " | " << Num(s["lost_acked"]) << " | " << Num(s["lost_wait_acked"]) << " |\n";
+  }
+  return o.str();
+}
+
+// Consul's cost in the steady window of the failover runs, per system and
+// mode: the median over every measured run of every scenario (each run's
+// window is the same steady state before its fault).
+std::string ConsulCostTable(const std::vector<FailoverEntry>& entries) {
+  struct Costs {
+    std::vector<double> per_agent, master, replicas, raft;
+  };
+  std::map<std::pair<std::string, std::string>, Costs> by_system;
+  auto add = [](std::vector<double>* v, const json& c, const char* key) {
+    if (c.contains(key) && c[key].is_number()) v->push_back(c[key].get<double>());
+  };
+  for (const auto& f : entries) {
+    if (!f.runs.is_array()) continue;
+    Costs& c = by_system[{f.system, f.mode}];
+    for (const auto& r : f.runs) {
+      if (!r.contains("consul_cost") || !r["consul_cost"].is_object()) continue;
+      const json& k = r["consul_cost"];
+      add(&c.per_agent, k, "http_requests_per_min_per_agent");
+      add(&c.master, k, "http_requests_per_min_master_host");
+      add(&c.replicas, k, "http_requests_per_min_replica_hosts");
+      add(&c.raft, k, "raft_applies_per_s");
+    }
+  }
+  if (by_system.empty()) return "";
+  auto median = [](const std::vector<double>& v, int precision) -> std::string {
+    const auto p = Percentile(v, 50);
+    if (!p) return "n/a";
+    std::ostringstream o;
+    o.setf(std::ios::fixed);
+    o.precision(precision);
+    o << *p;
+    return o.str();
+  };
+  std::ostringstream o;
+  o << "| system | mode | runs | Consul HTTP req/min per agent | master's host | replicas' hosts "
+       "| Raft applies/s |\n"
+    << "|---|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& [key, c] : by_system) {
+    if (c.raft.empty() && c.per_agent.empty()) continue;
+    o << "| " << key.first << " | " << key.second << " | " << std::max(c.raft.size(), c.per_agent.size()) << " | "
+      << median(c.per_agent, 1) << " | " << median(c.master, 1) << " | " << median(c.replicas, 1) << " | "
+      << median(c.raft, 2) << " |\n";
   }
   return o.str();
 }
@@ -292,6 +344,10 @@ StatusOr<std::string> WriteReport(const ReportOptions& options) {
      << ".\n\n";
   if (!entries.empty()) {
     md << "### Failover\n\n" << FailoverTable(entries, &notes) << "\n";
+    if (const std::string cost = ConsulCostTable(entries); !cost.empty()) {
+      md << "### Consul cost in the steady state of the failover runs (writer running, median over runs)\n\n"
+         << cost << "\n";
+    }
   }
   if (!agents.empty()) {
     md << "### Footprint (steady state, no client load)\n\n" << FootprintTable(agents, &notes) << "\n";

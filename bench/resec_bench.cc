@@ -2,6 +2,7 @@
 //
 //   resec_bench failover  --system resec|sentinel|resec-go --scenario S --runs N
 //                         [--out FILE.json] [--tuned|--defaults]
+//                         (on the production-topology rig: needs root)
 //   resec_bench footprint --system resec|sentinel|resec-go --seconds N
 //                         [--out FILE.json] [--tuned|--defaults]
 //   resec_bench report    --dir DIR [--docs docs/benchmarks.md] [--title TEXT]
@@ -36,9 +37,11 @@ namespace {
 
 constexpr char kUsage[] =
     "usage:\n"
-    "  resec_bench failover  --system resec|sentinel|resec-go --scenario "
-    "redis-crash|agent-crash|node-crash|node-freeze|switchover\n"
+    "  resec_bench failover  --system resec|sentinel|resec-go --scenario SCENARIO\n"
     "                        --runs N [--out FILE.json] [--tuned|--defaults]\n"
+    "                        (on the production-topology rig; needs root)\n"
+    "  scenarios: redis-crash agent-crash switchover host-crash host-freeze host-partition\n"
+    "             consul-leader-kill consul-rolling-restart consul-agent-restart\n"
     "  resec_bench footprint --system resec|sentinel|resec-go --seconds N [--out FILE.json] [--tuned|--defaults]\n"
     "  resec_bench report    --dir DIR [--docs FILE.md] [--title TEXT]\n"
     "  resec_bench scale     --system resec|resec-go --groups N [--write-load] [--out FILE.json] [--tuned|--defaults]\n"
@@ -113,7 +116,8 @@ nlohmann::json Notes(const Args& a) {
   return j;
 }
 
-// resec-go runs through the same fixture as ours, which starts $RESEC_BIN.
+// resec-go runs through the same fixtures as ours (the rig, the loopback
+// group), which start $RESEC_BIN.
 // Set once, before any child starts; nothing else in this process reads it
 // concurrently.
 std::optional<std::string> PrepareSystem(SystemKind system, const Args& a, std::string* error) {
@@ -135,7 +139,7 @@ int Failover(const Args& a) {
   const auto system = ParseSystem(a.values.contains("system") ? a.values.at("system") : "");
   if (!system) return Usage("--system must be resec, sentinel or resec-go");
   const auto scenario = ParseScenario(a.values.contains("scenario") ? a.values.at("scenario") : "");
-  if (!scenario) return Usage("--scenario must be one of redis-crash, agent-crash, node-crash, node-freeze, switchover");
+  if (!scenario) return Usage("unknown --scenario");
   const auto runs = ParseCount(a.values.contains("runs") ? a.values.at("runs") : "");
   if (!runs) return Usage("--runs must be a positive number");
   FailoverOptions o;
@@ -150,6 +154,7 @@ int Failover(const Args& a) {
   std::string error;
   o.unavailable = PrepareSystem(o.system, a, &error);
   if (!error.empty()) return Usage(error);
+  if (const char* bin = std::getenv("RESEC_BIN"); bin != nullptr) o.agent_bin = bin;
   o.extra_settings = Notes(a);
   o.dump_writes = a.dump_writes;
   o.keep_logs = a.keep_logs;

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "support/traffic.h"
+
 namespace resec::bench {
 
 using std::chrono::milliseconds;
@@ -38,6 +40,15 @@ constexpr std::array kSettingRows = {
     SettingRow{SystemKind::kResec, Mode::kTuned, "CONSUL_LOCK_DELAY", "0s"},
     SettingRow{SystemKind::kResec, Mode::kTuned, "CONSUL_LOCK_TTL", "15s"},
     SettingRow{SystemKind::kResec, Mode::kTuned, "LOG_LEVEL", "info"},
+    // The peer protocol (issue #15): on with a group token, so the tuned
+    // figures measure it as soon as the agent has it. An agent without it
+    // ignores the variable (unknown environment variables are not errors;
+    // only unknown flags are).
+    SettingRow{SystemKind::kResec, Mode::kTuned, "PEER_TOKEN", kBenchPeerToken},
+    // Heartbeats twice as often as the default: a crashed host's silence is
+    // noticed after 125 ms instead of 250 (six 200-byte datagrams per member
+    // and interval in a group of three: nothing).
+    SettingRow{SystemKind::kResec, Mode::kTuned, "PEER_INTERVAL", "50ms"},
     // The original, seatgeek/resec v1.1.2 (read from its main.go and
     // resec/): defaults are its flag defaults. Of its knobs only two bear on
     // failover: HEALTHCHECK_TIMEOUT (the reconcile ticker, and 3x it the
@@ -76,18 +87,27 @@ struct ScenarioRow {
   std::string_view name;
   milliseconds recover_after;
   int full_runs;
+  bool consul_fault;
 };
 
 // Recovery delays: 5 s for a crashed Redis (the issue's figure) and for the
 // agent stopped by a switchover (a rolling restart's pace); 10 s for a crashed
-// agent or node, long enough for the tuned systems to act first; 20 s of
-// freeze (the issue's figure).
+// agent or host, long enough for the tuned systems to act first; 20 s of
+// freeze or partition (the issue's figure for a freeze); 5 s before a killed
+// Consul leader is started again (systemd's restart of a crashed server,
+// after the survivors elected a leader). A rolling restart of the servers and
+// a restart of the client agent are their own recovery: the fault is the
+// whole procedure.
 constexpr std::array kScenarioRows = {
-    ScenarioRow{Scenario::kRedisCrash, "redis-crash", milliseconds(5000), 20},
-    ScenarioRow{Scenario::kAgentCrash, "agent-crash", milliseconds(10000), 10},
-    ScenarioRow{Scenario::kNodeCrash, "node-crash", milliseconds(10000), 10},
-    ScenarioRow{Scenario::kNodeFreeze, "node-freeze", milliseconds(20000), 10},
-    ScenarioRow{Scenario::kSwitchover, "switchover", milliseconds(5000), 20},
+    ScenarioRow{Scenario::kRedisCrash, "redis-crash", milliseconds(5000), 20, false},
+    ScenarioRow{Scenario::kAgentCrash, "agent-crash", milliseconds(10000), 10, false},
+    ScenarioRow{Scenario::kSwitchover, "switchover", milliseconds(5000), 20, false},
+    ScenarioRow{Scenario::kHostCrash, "host-crash", milliseconds(10000), 10, false},
+    ScenarioRow{Scenario::kHostFreeze, "host-freeze", milliseconds(20000), 10, false},
+    ScenarioRow{Scenario::kHostPartition, "host-partition", milliseconds(20000), 10, false},
+    ScenarioRow{Scenario::kConsulLeaderKill, "consul-leader-kill", milliseconds(5000), 10, true},
+    ScenarioRow{Scenario::kConsulRollingRestart, "consul-rolling-restart", milliseconds(0), 10, true},
+    ScenarioRow{Scenario::kConsulAgentRestart, "consul-agent-restart", milliseconds(0), 10, true},
 };
 
 const ScenarioRow& RowOf(Scenario s) {
@@ -130,8 +150,11 @@ std::optional<Scenario> ParseScenario(std::string_view s) {
 }
 
 const std::vector<Scenario>& AllScenarios() {
-  static const std::vector<Scenario> kAll = {Scenario::kRedisCrash, Scenario::kAgentCrash, Scenario::kNodeCrash,
-                                             Scenario::kNodeFreeze, Scenario::kSwitchover};
+  static const std::vector<Scenario> kAll = [] {
+    std::vector<Scenario> all;
+    for (const auto& r : kScenarioRows) all.push_back(r.scenario);
+    return all;
+  }();
   return kAll;
 }
 
@@ -147,6 +170,8 @@ milliseconds RecoverAfter(Scenario scenario) { return RowOf(scenario).recover_af
 
 int FullRuns(Scenario scenario) { return RowOf(scenario).full_runs; }
 
+bool IsConsulFault(Scenario scenario) { return RowOf(scenario).consul_fault; }
+
 std::optional<std::string> NotApplicable(SystemKind system, Scenario scenario) {
   if (system == SystemKind::kSentinel && scenario == Scenario::kAgentCrash) {
     return "killing one of three sentinels leaves a quorum of two and a healthy master: nothing fails over "
@@ -157,18 +182,20 @@ std::optional<std::string> NotApplicable(SystemKind system, Scenario scenario) {
 
 nlohmann::json HarnessSettingsJson(Scenario scenario) {
   return {
-      {"write_interval_ms", kWriteInterval.count()},
-      {"write_command", "RPUSH bench:seq <n>"},
-      {"wait_command", "WAIT " + std::to_string(kWaitReplicas) + " " + std::to_string(kWaitTimeoutMs)},
-      {"client_connect_timeout_ms", kClientConnectTimeout.count()},
-      {"client_reply_timeout_ms", kClientReplyTimeout.count()},
+      {"write_interval_ms", testing::kWriteInterval.count()},
+      {"write_command", std::string("RPUSH ") + testing::kSeqKey + " <n>"},
+      {"wait_command",
+       "WAIT " + std::to_string(testing::kWaitReplicas) + " " + std::to_string(testing::kWaitTimeoutMs)},
+      {"client_connect_timeout_ms", testing::kClientConnectTimeout.count()},
+      {"client_reply_timeout_ms", testing::kClientReplyTimeout.count()},
       {"converge_timeout_ms", std::chrono::duration_cast<milliseconds>(kConvergeTimeout).count()},
       {"check_interval_ms", kCheckInterval.count()},
       {"recover_after_ms", RecoverAfter(scenario).count()},
       {"warmup_acked_writes", kWarmupAcks},
-      {"fault_jitter_ms", "uniform in [0, " + std::to_string(kFaultJitter.count()) + ") after the warm-up"},
-      {"redis", "redis-server 7.0 (Debian), no persistence, 3 servers on 127.0.0.1"},
-      {"between_runs", "the whole group is torn down and started fresh"},
+      {"steady_window_ms", std::chrono::duration_cast<milliseconds>(kSteadyWindow).count()},
+      {"fault_jitter_ms", "uniform in [0, " + std::to_string(kFaultJitter.count()) + ") after the steady window"},
+      {"consul_settle_ms", std::chrono::duration_cast<milliseconds>(kConsulSettle).count()},
+      {"between_runs", "the whole rig (network, Consul servers, hosts) is torn down and started fresh"},
   };
 }
 

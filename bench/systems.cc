@@ -1,7 +1,5 @@
 #include "systems.h"
 
-#include <signal.h>
-
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -9,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "relay.h"
+#include "sentinel.h"
 #include "support/agent_group.h"
 #include "support/calls.h"
 #include "support/child_process.h"
@@ -29,12 +28,6 @@ namespace {
 // Probes of the group's state: a live server answers on loopback in well under
 // a millisecond, so 200 ms only bounds what a wedged one costs a check.
 constexpr milliseconds kProbeTimeout{200};
-
-void CopyFile(const std::filesystem::path& from, const std::filesystem::path& to_dir, const std::string& name) {
-  std::error_code ec;  // best effort: a missing log is not worth failing over
-  std::filesystem::create_directories(to_dir, ec);
-  std::filesystem::copy_file(from, to_dir / name, std::filesystem::copy_options::overwrite_existing, ec);
-}
 
 // The direct children of this process whose environment has `needle`
 // (REDIS_ADDR=...): how the footprint finds an agent's pid without the
@@ -67,57 +60,6 @@ pid_t ChildWithEnv(const std::string& needle) {
 // resec and resec-go: the test fixture's Group (Consul dev agent, 3 Redis,
 // 3 agents), agents configured from the settings table.
 
-// The original Go resec (v1.1.2) has no state server, so the fixture cannot
-// ask it whether it is up. It logs this line at info level from its Consul
-// loop (resec/consul/manager.go, acquireConsulLeadership) as soon as that
-// loop runs, which is after its configuration was accepted (a rejected one
-// exits with log.Fatal) and its Redis watcher was started: the same point
-// at which our state server starts answering. Its Consul registration is no
-// readiness signal: an agent restarted while no passing master is in the
-// catalog (agent or node crash, before the dead session's lock is released)
-// registers nothing for up to ~45 s, and that wait is part of what the
-// benchmark measures, not start-up.
-constexpr char kResecGoReadyLogLine[] = "Trying to acquire consul lock";
-
-class ConsulDiscovery : public MasterDiscovery {
- public:
-  explicit ConsulDiscovery(int consul_port) : consul_port_(consul_port) {}
-
-  // A blocking query on the passing master service, as a Consul-aware client
-  // (or consul-template) watches it: it answers as soon as the catalog changes.
-  std::optional<int> Next() override {
-    std::string path = "/v1/health/service/redis-master?passing";
-    // wait=1s keeps the thread responsive to Stop(); the read timeout allows
-    // Consul's jitter (wait/16) on top.
-    if (index_ > 0) path += "&index=" + std::to_string(index_) + "&wait=1s";
-    const auto start = std::chrono::steady_clock::now();
-    auto r = testing::HttpCall("GET", "127.0.0.1", consul_port_, path, "", {}, milliseconds(2500));
-    std::optional<int> port;
-    uint64_t next_index = 0;
-    if (r.ok() && r->status == 200) {
-      if (auto it = r->headers.find("X-Consul-Index"); it != r->headers.end()) {
-        next_index = std::strtoull(it->second.c_str(), nullptr, 10);
-      }
-      auto j = nlohmann::json::parse(r->body, nullptr, false);
-      if (j.is_array() && !j.empty() && j[0].contains("Service") && j[0]["Service"].contains("Port")) {
-        // Several passing masters: a client takes the first, so do we.
-        port = j[0]["Service"]["Port"].get<int>();
-      }
-    }
-    // Never send an index below 1 or one that went backwards (Consul's rules).
-    const bool same = next_index == index_;
-    index_ = next_index < index_ ? 0 : next_index;
-    if (same && std::chrono::steady_clock::now() - start < milliseconds(10)) {
-      std::this_thread::sleep_for(milliseconds(10));  // an error or a non-blocking answer: no busy spin
-    }
-    return port;
-  }
-
- private:
-  int consul_port_;
-  uint64_t index_ = 0;
-};
-
 class ConsulSystem : public BenchSystem {
  public:
   explicit ConsulSystem(const SystemOptions& options) : options_(options) {}
@@ -135,6 +77,10 @@ class ConsulSystem : public BenchSystem {
     // Debug logs carry one "Request finished ... from=" line per HTTP request.
     o.consul.log_level = options_.count_consul_requests ? "debug" : "warn";
     for (const Setting& s : SettingsFor(options_.kind, options_.mode)) o.env[s.name] = s.value;
+    // Three agents share one address here: with the peer protocol on, each
+    // listens on a port of its own (it advertises the announce host, 127.0.0.1,
+    // with that port).
+    const bool peers = o.env.contains("PEER_TOKEN");
     // ANNOUNCE_ADDR stays unset for the Go resec (it panics at start with
     // it): it then registers only the port of REDIS_ADDR=127.0.0.1:<port>,
     // and its replicas follow the master at the Consul node's address, which
@@ -143,6 +89,7 @@ class ConsulSystem : public BenchSystem {
     group_ = std::make_unique<testing::Group>(o);
     if (Status st = group_->Start(); !st.ok()) return st;
     for (int i = 0; i < size(); ++i) {
+      if (peers) group_->agent(i).env()["PEER_LISTEN_ADDR"] = "127.0.0.1:" + std::to_string(testing::FreePort());
       if (options_.count_consul_requests) {
         auto relay = TcpRelay::Start(group_->consul().http_port());
         if (!relay.ok()) return relay.status();
@@ -158,10 +105,6 @@ class ConsulSystem : public BenchSystem {
   }
 
   RedisServer& redis(int i) override { return group_->redis(i); }
-
-  std::unique_ptr<MasterDiscovery> MakeDiscovery() override {
-    return std::make_unique<ConsulDiscovery>(group_->consul().http_port());
-  }
 
   std::optional<int> Converged() override {
     const std::optional<int> m = RedisConverged();
@@ -187,39 +130,6 @@ class ConsulSystem : public BenchSystem {
     return o.str();
   }
 
-  Status KillCompanion(int i) override {
-    group_->agent(i).Kill();
-    return Status::Ok();
-  }
-  Status StartCompanion(int i) override {
-    return group_->StartAgent(i);
-  }
-  Status PauseCompanion(int i) override {
-    if (!group_->agent(i).Pause()) return FailedPrecondition("agent " + std::to_string(i) + " is not running");
-    return Status::Ok();
-  }
-  Status ResumeCompanion(int i) override {
-    if (!group_->agent(i).Resume()) return FailedPrecondition("agent " + std::to_string(i) + " is not running");
-    return Status::Ok();
-  }
-
-  // SIGTERM to the master's agent: both resecs release the lock and
-  // deregister on it (ours also hands over; the Go resec leaves its Redis a
-  // master until its restarted agent demotes it); the agent is restarted
-  // later, as a rolling restart would.
-  Status BeginSwitchover(int master) override {
-    if (!group_->agent(master).Signal(SIGTERM)) return FailedPrecondition("master agent is not running");
-    return Status::Ok();
-  }
-  StatusOr<bool> FinishSwitchover(int master, bool last_chance) override {
-    if (group_->agent(master).Running()) {
-      if (!last_chance) return false;
-      group_->agent(master).Kill();
-    }
-    if (Status st = group_->StartAgent(master); !st.ok()) return st;
-    return true;
-  }
-
   std::vector<CompanionProcess> Companions() override {
     std::vector<CompanionProcess> out;
     for (int i = 0; i < size(); ++i) {
@@ -237,13 +147,6 @@ class ConsulSystem : public BenchSystem {
   }
   std::optional<std::filesystem::path> ConsulLog() override { return group_->consul().log_path(); }
 
-  void CopyLogs(const std::filesystem::path& dest) override {
-    CopyFile(group_->consul().log_path(), dest, "consul.log");
-    for (int i = 0; i < size(); ++i) {
-      CopyFile(group_->agent(i).log_path(), dest, "agent" + std::to_string(i) + ".log");
-      CopyFile(group_->redis(i).log_path(), dest, "redis" + std::to_string(i) + ".log");
-    }
-  }
 
  private:
   SystemOptions options_;
@@ -254,46 +157,6 @@ class ConsulSystem : public BenchSystem {
 // ---------------------------------------------------------------------------
 // Redis Sentinel: three sentinels (quorum 2), one per node, from Debian's
 // redis-sentinel, configured with a sentinel.conf each.
-
-constexpr char kMasterName[] = "mymaster";
-
-std::map<std::string, std::string> PairsOf(const std::string& flat) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(flat);
-  std::string k, v;
-  while (std::getline(in, k) && std::getline(in, v)) out[k] = v;
-  return out;
-}
-
-std::optional<int> PortOfAddrReply(const std::string& reply) {
-  const auto nl = reply.find('\n');
-  if (nl == std::string::npos) return std::nullopt;
-  const std::string port = reply.substr(nl + 1);
-  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::stoi(port);
-}
-
-class SentinelDiscovery : public MasterDiscovery {
- public:
-  explicit SentinelDiscovery(std::vector<int> ports) : ports_(std::move(ports)) {}
-
-  // SENTINEL get-master-addr-by-name, as Sentinel-aware clients do: ask the
-  // sentinel that answered last, move to the next one when it does not.
-  std::optional<int> Next() override {
-    std::this_thread::sleep_for(kSentinelPollInterval);
-    for (size_t tries = 0; tries < ports_.size(); ++tries) {
-      auto r = RedisCall(ports_[preferred_], {"SENTINEL", "get-master-addr-by-name", kMasterName}, "", "",
-                         milliseconds(100));
-      if (r.ok()) return PortOfAddrReply(*r);
-      preferred_ = (preferred_ + 1) % ports_.size();
-    }
-    return std::nullopt;
-  }
-
- private:
-  std::vector<int> ports_;
-  size_t preferred_ = 0;
-};
 
 class SentinelSystem : public BenchSystem {
  public:
@@ -317,27 +180,23 @@ class SentinelSystem : public BenchSystem {
       s->port = testing::FreePort();
       s->conf = s->dir.path() / "sentinel.conf";
       std::ofstream conf(s->conf);
-      conf << "port " << s->port << "\n"
-           << "bind 127.0.0.1\n"
-           << "daemonize no\n"
-           << "dir " << s->dir.path().string() << "\n"
-           << "sentinel monitor " << kMasterName << " 127.0.0.1 " << redis_[0]->port() << " 2\n";
-      for (const Setting& st : SettingsFor(SystemKind::kSentinel, options_.mode)) {
-        conf << "sentinel " << st.name << " " << kMasterName << " " << st.value << "\n";
-      }
+      conf << SentinelConf({.port = s->port,
+                            .bind = {"127.0.0.1"},
+                            .dir = s->dir.path(),
+                            .master_host = "127.0.0.1",
+                            .master_port = redis_[0]->port(),
+                            .mode = options_.mode});
       conf.close();
       sentinels_.push_back(std::move(s));
-      if (Status st = StartCompanion(i); !st.ok()) return st;
+      if (Status st = StartSentinel(i); !st.ok()) return st;
     }
     // Sentinels find each other and the replicas through hello messages
     // (every 2 s) and INFO: wait until each knows the whole group.
     const bool ready = WaitFor(
         [&] {
           for (auto& s : sentinels_) {
-            auto r = RedisCall(s->port, {"SENTINEL", "master", kMasterName}, "", "", kProbeTimeout);
-            if (!r.ok()) return false;
-            auto f = PairsOf(*r);
-            if (f["num-other-sentinels"] != "2" || f["num-slaves"] != "2") return false;
+            auto r = RedisCall(s->port, {"SENTINEL", "master", kSentinelMasterName}, "", "", kProbeTimeout);
+            if (!r.ok() || !SentinelKnowsGroup(*r, size())) return false;
           }
           return true;
         },
@@ -351,19 +210,13 @@ class SentinelSystem : public BenchSystem {
 
   RedisServer& redis(int i) override { return *redis_.at(i); }
 
-  std::unique_ptr<MasterDiscovery> MakeDiscovery() override {
-    std::vector<int> ports;
-    for (auto& s : sentinels_) ports.push_back(s->port);
-    return std::make_unique<SentinelDiscovery>(ports);
-  }
-
   std::optional<int> Converged() override {
     const std::optional<int> m = RedisConverged();
     if (!m) return std::nullopt;
     for (auto& s : sentinels_) {
-      if (!s->process.Running() || s->process.paused()) continue;
-      auto r = RedisCall(s->port, {"SENTINEL", "get-master-addr-by-name", kMasterName}, "", "", kProbeTimeout);
-      if (!r.ok() || PortOfAddrReply(*r) != RedisPort(*m)) return std::nullopt;
+      auto r = RedisCall(s->port, {"SENTINEL", "get-master-addr-by-name", kSentinelMasterName}, "", "", kProbeTimeout);
+      auto a = r.ok() ? SentinelAddress(*r) : std::nullopt;
+      if (!a || a->port != RedisPort(*m)) return std::nullopt;
     }
     return m;
   }
@@ -376,23 +229,17 @@ class SentinelSystem : public BenchSystem {
       o << "sentinel" << i << " :" << s->port << " ";
       if (!s->process.Running()) {
         o << "down\n";
-      } else if (s->process.paused()) {
-        o << "paused\n";
       } else {
-        auto r = RedisCall(s->port, {"SENTINEL", "get-master-addr-by-name", kMasterName}, "", "", kProbeTimeout);
-        o << "master=" << (r.ok() ? std::to_string(PortOfAddrReply(*r).value_or(0)) : r.status().ToString())
-          << "\n";
+        auto r =
+            RedisCall(s->port, {"SENTINEL", "get-master-addr-by-name", kSentinelMasterName}, "", "", kProbeTimeout);
+        auto a = r.ok() ? SentinelAddress(*r) : std::nullopt;
+        o << "master=" << (a ? std::to_string(a->port) : r.ok() ? *r : r.status().ToString()) << "\n";
       }
     }
     return o.str();
   }
 
-  Status KillCompanion(int i) override {
-    sentinels_.at(i)->process.Kill();
-    return Status::Ok();
-  }
-  // Starts (or restarts, with the config file it rewrote) sentinel i.
-  Status StartCompanion(int i) override {
+  Status StartSentinel(int i) {
     Sentinel& s = *sentinels_.at(i);
     if (s.process.Running()) return FailedPrecondition("sentinel " + std::to_string(i) + " is running");
     auto p = ChildProcess::Start(
@@ -405,41 +252,12 @@ class SentinelSystem : public BenchSystem {
     }
     return Status::Ok();
   }
-  Status PauseCompanion(int i) override {
-    if (!sentinels_.at(i)->process.Pause()) return FailedPrecondition("sentinel is not running");
-    return Status::Ok();
-  }
-  Status ResumeCompanion(int i) override {
-    if (!sentinels_.at(i)->process.Resume()) return FailedPrecondition("sentinel is not running");
-    return Status::Ok();
-  }
-
-  // SENTINEL FAILOVER: a forced failover without asking the others.
-  Status BeginSwitchover(int /*master*/) override {
-    Status last = Unavailable("no sentinel answered");
-    for (auto& s : sentinels_) {
-      auto r = RedisCall(s->port, {"SENTINEL", "FAILOVER", kMasterName}, "", "", milliseconds(2000));
-      if (r.ok()) return Status::Ok();
-      last = r.status();
-    }
-    return last;
-  }
-  StatusOr<bool> FinishSwitchover(int, bool) override { return true; }
-
   std::vector<CompanionProcess> Companions() override {
     std::vector<CompanionProcess> out;
     for (size_t i = 0; i < sentinels_.size(); ++i) {
       out.push_back({"sentinel" + std::to_string(i), sentinels_[i]->process.pid()});
     }
     return out;
-  }
-
-  void CopyLogs(const std::filesystem::path& dest) override {
-    for (int i = 0; i < size(); ++i) {
-      CopyFile(sentinels_[i]->process.log_path(), dest, "sentinel" + std::to_string(i) + ".log");
-      CopyFile(sentinels_[i]->conf, dest, "sentinel" + std::to_string(i) + ".conf");
-      CopyFile(redis_[i]->log_path(), dest, "redis" + std::to_string(i) + ".log");
-    }
   }
 
  private:
@@ -480,27 +298,12 @@ std::string InfoValue(const std::string& info, const std::string& key) {
   return "";
 }
 
-Status BenchSystem::KillRedis(int i) {
-  redis(i).Kill();
-  return Status::Ok();
-}
-Status BenchSystem::StartRedis(int i) { return redis(i).Start(); }
-Status BenchSystem::PauseRedis(int i) {
-  return redis(i).Pause() ? Status::Ok() : FailedPrecondition("redis " + std::to_string(i) + " is not running");
-}
-Status BenchSystem::ResumeRedis(int i) {
-  return redis(i).Resume() ? Status::Ok() : FailedPrecondition("redis " + std::to_string(i) + " is not running");
-}
-
-bool BenchSystem::RedisLive(int i) { return redis(i).Running() && !redis(i).process().paused(); }
-
 std::optional<int> BenchSystem::RedisConverged() {
   std::vector<std::string> infos(size());
   std::optional<int> master;
   for (int i = 0; i < size(); ++i) {
-    if (!RedisLive(i)) continue;
     auto r = RedisCall(RedisPort(i), {"INFO", "replication"}, "", "", kProbeTimeout);
-    if (!r.ok()) return std::nullopt;  // a live server that does not answer: not converged
+    if (!r.ok()) return std::nullopt;  // a server that does not answer: not converged
     infos[i] = *r;
     if (InfoValue(*r, "role") == "master") {
       if (master) return std::nullopt;  // two masters
@@ -509,7 +312,7 @@ std::optional<int> BenchSystem::RedisConverged() {
   }
   if (!master) return std::nullopt;
   for (int i = 0; i < size(); ++i) {
-    if (i == *master || infos[i].empty()) continue;
+    if (i == *master) continue;
     if (InfoValue(infos[i], "role") != "slave" ||
         InfoValue(infos[i], "master_port") != std::to_string(RedisPort(*master)) ||
         InfoValue(infos[i], "master_link_status") != "up") {
@@ -525,10 +328,6 @@ std::string BenchSystem::DescribeRedis() {
     o << "redis" << i << " :" << RedisPort(i) << " ";
     if (!redis(i).Running()) {
       o << "down\n";
-      continue;
-    }
-    if (redis(i).process().paused()) {
-      o << "paused\n";
       continue;
     }
     auto r = RedisCall(RedisPort(i), {"INFO", "replication"}, "", "", kProbeTimeout);

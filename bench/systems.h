@@ -1,14 +1,14 @@
-// The systems under benchmark, behind one interface: three Redis servers on
-// loopback, each paired with a "companion" process that watches it (a resec
-// agent, Go or ours, with one shared Consul dev agent; or a Redis Sentinel).
-// The failover runner injects faults through this interface, asks whether the
-// group has converged, and gets a MasterDiscovery that finds the master the
-// way that system's clients do.
+// The systems under benchmark on loopback, for the footprint benchmark
+// (footprint.h): three Redis servers on 127.0.0.1, each paired with a
+// "companion" process that watches it (a resec agent, Go or ours, with one
+// shared Consul dev agent; or a Redis Sentinel). The failover benchmark runs
+// on the production-topology rig instead (rig_system.h); the footprint stays
+// here because it needs what the rig does not give: every agent's process in
+// reach for /proc sampling, and a Consul whose request log a per-agent relay
+// can attribute, without root.
 //
 // Thread-safety: a BenchSystem belongs to the thread that started it (its
-// children die with that thread, see ChildProcess). A MasterDiscovery holds
-// only ports and may be used from one other thread, concurrently with the
-// owner's calls.
+// children die with that thread, see ChildProcess).
 #pragma once
 
 #include <sys/types.h>
@@ -25,16 +25,6 @@
 #include "support/redis_server.h"
 
 namespace resec::bench {
-
-// Finds the current master as the system's clients would.
-class MasterDiscovery {
- public:
-  virtual ~MasterDiscovery() = default;
-  // The port of the master the system advertises now, or nullopt when it
-  // advertises none or cannot be asked (the client then keeps what it has).
-  // Blocks at most about 1.5 s.
-  virtual std::optional<int> Next() = 0;
-};
 
 struct SystemOptions {
   SystemKind kind = SystemKind::kResec;
@@ -60,50 +50,29 @@ class BenchSystem {
   int size() const { return 3; }
   virtual testing::RedisServer& redis(int i) = 0;
   int RedisPort(int i) { return redis(i).port(); }
-  // A fresh discovery for a client thread.
-  virtual std::unique_ptr<MasterDiscovery> MakeDiscovery() = 0;
 
   // The master's index when the group has converged: exactly one live Redis
   // master, every other live Redis replicating it with its link up, and the
   // system's discovery agreeing (Consul: exactly one passing master service,
-  // pointing at it; Sentinel: every live sentinel names it). "Live" excludes
-  // killed and SIGSTOPped processes.
+  // pointing at it; Sentinel: every sentinel names it).
   virtual std::optional<int> Converged() = 0;
   virtual std::string Describe() = 0;
-
-  // Fault injection and recovery on node i (Redis i and its companion).
-  Status KillRedis(int i);
-  Status StartRedis(int i);
-  Status PauseRedis(int i);
-  Status ResumeRedis(int i);
-  virtual Status KillCompanion(int i) = 0;
-  virtual Status StartCompanion(int i) = 0;
-  virtual Status PauseCompanion(int i) = 0;
-  virtual Status ResumeCompanion(int i) = 0;
-  // A planned switchover away from `master`.
-  virtual Status BeginSwitchover(int master) = 0;
-  // The switchover's recovery step (restart the stopped agent); false means
-  // "not yet, call again"; with last_chance it must finish (kill if needed).
-  virtual StatusOr<bool> FinishSwitchover(int master, bool last_chance) = 0;
 
   virtual std::vector<CompanionProcess> Companions() = 0;
   // Footprint runs of the Consul systems: Consul's log, and which companion
   // a Consul request's source port belongs to. nullopt elsewhere.
   virtual std::optional<std::filesystem::path> ConsulLog() { return std::nullopt; }
   virtual std::optional<int> CompanionOfSourcePort(int /*port*/) const { return std::nullopt; }
-  // Copies every process log into `dest` (for a failed run).
-  virtual void CopyLogs(const std::filesystem::path& dest) = 0;
 
  protected:
-  bool RedisLive(int i);
   // The Redis half of Converged().
   std::optional<int> RedisConverged();
   std::string DescribeRedis();
 };
 
 // A system of `options.kind`; resec-go runs the binary in $RESEC_BIN (the
-// caller points it there), with the same fixture, Consul and discovery as
-// ours; the fixture knows it is up from its log, as it has no state server.
+// caller points it there), with the same fixture and Consul as ours; the
+// fixture knows it is up from its log, as it has no state server.
 std::unique_ptr<BenchSystem> MakeSystem(const SystemOptions& options);
 
 // Fields of an INFO reply ("role" -> "master").

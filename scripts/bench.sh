@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # Failover and footprint benchmarks of resec against Redis Sentinel and the
-# original Go resec, all on this machine, on loopback. A thin wrapper: it
-# builds what is missing and runs the harness (bench/resec_bench.cc).
+# original Go resec, all on this machine: failover on the production-topology
+# rig (docs/rig.md: hosts as network namespaces, so root), footprint on
+# loopback. A thin wrapper: it builds what is missing and runs the harness
+# (bench/resec_bench.cc).
 #
 #   scripts/bench.sh failover  --system resec|sentinel|resec-go --scenario S --runs N
 #                              [--out FILE.json] [--tuned|--defaults]
+#   scripts/bench.sh failover --all-scenarios [--system S]... [--runs N] [--quick]
+#                              [--tuned|--defaults|--both] [--dir DIR]
+#       every scenario for each system named (default: all three), N runs each
+#       (default: the full run's 20 for redis-crash and switchover, 10 for the
+#       others; --quick: 3), unattended, into DIR (default
+#       bench/results/<UTC date>-rig[-quick]), then DIR's table.md and plot.
 #   scripts/bench.sh footprint --system resec|sentinel|resec-go --seconds N
 #                              [--out FILE.json] [--tuned|--defaults]
 #   scripts/bench.sh all [--quick]          (BENCH_MODES="tuned": skip the defaults)
 #   scripts/bench.sh report DIR        # rebuild DIR's tables and plot
 #
-# Scenarios: redis-crash agent-crash node-crash node-freeze switchover.
+# Scenarios: redis-crash agent-crash switchover host-crash host-freeze
+# host-partition consul-leader-kill consul-rolling-restart consul-agent-restart.
 # `all` runs every system x scenario (tuned and documented defaults; --quick:
 # tuned only, 3 runs each, 20 s of footprint) and writes
 # bench/results/<UTC date>[-quick]/ with one JSON per system x mode x scenario
@@ -39,6 +48,8 @@ build() {
   fi
   log "building resec and the harness in $build_dir"
   ninja -C "$build_dir" -j2 resec resec_bench >&2
+  # The rig's namespaces, veths and nftables need root; say so once, early.
+  [[ $(id -u) -eq 0 ]] || log "warning: not root: failover runs (on the rig) will fail"
   export RESEC_BIN=$build_dir/resec
 }
 
@@ -88,12 +99,81 @@ system_of() {
   done
 }
 
+scenarios=(redis-crash agent-crash switchover host-crash host-freeze host-partition
+  consul-leader-kill consul-rolling-restart consul-agent-restart)
+
+# full_runs SCENARIO: the full run's number of runs (as bench/settings.cc).
+full_runs() {
+  case $1 in redis-crash | switchover) echo 20 ;; *) echo 10 ;; esac
+}
+
+# failover --all-scenarios: every scenario of every system named, then the
+# report of the directory.
+all_scenarios() {
+  local systems=() runs="" quick=false dir="" modes=(tuned) a
+  while (($#)); do
+    case $1 in
+      --all-scenarios) ;;
+      --system) systems+=("$2"); shift ;;
+      --runs) runs=$2; shift ;;
+      --quick) quick=true ;;
+      --tuned) modes=(tuned) ;;
+      --defaults) modes=(defaults) ;;
+      --both) modes=(tuned defaults) ;;
+      --dir) dir=$2; shift ;;
+      *) die "unknown option for failover --all-scenarios: $1" ;;
+    esac
+    shift
+  done
+  ((${#systems[@]})) || systems=(resec resec-go sentinel)
+  if $quick && [[ -z $runs ]]; then runs=3; fi
+  local suffix=-rig
+  if $quick; then suffix=-rig-quick; fi
+  dir=${dir:-$repo_root/bench/results/$(date -u +%Y-%m-%d)$suffix}
+  build
+  consul
+  resec_go_args=()
+  for a in "${systems[@]}"; do [[ $a == resec-go ]] && resec_go; done
+  provenance
+  mkdir -p "$dir"
+  exec 3>>"$dir/bench.log"
+  log "results in $dir (log: $dir/bench.log)"
+  local started=$SECONDS mode scenario system n
+  local extra=()
+  # Interleaved by scenario, so every system of a scenario is measured close
+  # in time, under the same background load.
+  for mode in "${modes[@]}"; do
+    for scenario in "${scenarios[@]}"; do
+      for system in "${systems[@]}"; do
+        n=${runs:-$(full_runs "$scenario")}
+        extra=("${provenance_args[@]}")
+        [[ $system == resec-go ]] && extra+=("${resec_go_args[@]}")
+        log "failover $system $mode $scenario ($n runs; $((SECONDS - started)) s so far)"
+        "$harness" failover --system "$system" --scenario "$scenario" --runs "$n" "--$mode" \
+          --out "$dir/failover-$system-$mode-$scenario.json" "${extra[@]}" \
+          2> >(tee -a /dev/fd/3 >&2) >/dev/null ||
+          log "warning: failover $system $mode $scenario exited with $?"
+      done
+    done
+  done
+  local elapsed=$((SECONDS - started))
+  log "measurements took ${elapsed} s; writing the report"
+  "$harness" report --dir "$dir" \
+    --title "failover on the rig: ${modes[*]}, ${runs:-full} runs per scenario; measured in $((elapsed / 60)) min $((elapsed % 60)) s" \
+    >/dev/null
+  log "done: $dir/table.md"
+}
+
 cmd=${1:-}
 [[ -n $cmd ]] || usage
 shift
 
 case $cmd in
   failover | footprint)
+    if [[ $cmd == failover && " $* " == *" --all-scenarios "* ]]; then
+      all_scenarios "$@"
+      exit 0
+    fi
     build
     consul
     resec_go_args=()
@@ -145,17 +225,13 @@ log "results in $dir (log: $dir/bench.log)"
 started=$SECONDS
 
 runs_for() {
-  if $quick; then
-    echo 3
-  else
-    case $1 in redis-crash | switchover) echo 20 ;; *) echo 10 ;; esac
-  fi
+  if $quick; then echo 3; else full_runs "$1"; fi
 }
 
 # Interleaved by scenario, so every system of a scenario is measured close in
 # time, under the same background load.
 for mode in "${modes[@]}"; do
-  for scenario in redis-crash agent-crash node-crash node-freeze switchover; do
+  for scenario in "${scenarios[@]}"; do
     for system in resec resec-go sentinel; do
       extra=("${provenance_args[@]}")
       [[ $system == resec-go ]] && extra+=("${resec_go_args[@]}")

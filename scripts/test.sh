@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything from a fresh clone: install dependencies, get a Consul, build,
-# run the tests against real Consul and redis-server processes and a short
-# chaos run (docs/chaos.md), check that a Release build (what a packager
+# run the tests against real Consul and redis-server processes, a short
+# chaos run (docs/chaos.md) and the production-topology rig's scenarios
+# (docs/rig.md), check that a Release build (what a packager
 # runs) and a clang build with thread-safety analysis compile, then run the
 # tests again under ASan+UBSan. Every build here treats warnings as errors
 # (RESEC_WERROR, off by default for users and packagers). Exits non-zero on
@@ -54,11 +55,19 @@ build_and_test() {
 # `prometheus`: the example rules under promtool and a real Prometheus
 # scraping a group (examples/prometheus/, tests/prometheus/); seconds.
 build_and_test build 'integration|e2e|prometheus' -DCMAKE_BUILD_TYPE=RelWithDebInfo
-# The short chaos run (tests/chaos, docs/chaos.md): 20 seeded faults against
-# three namespaced nodes, about a minute and a half. A failure prints the seed
-# and the command that replays it (scripts/chaos.sh --faults 20 --seed 7).
+# The short chaos run (tests/chaos, docs/chaos.md): 20 seeded faults of 16
+# kinds on the production-topology rig (compose example), about a minute and
+# a half. A failure prints the seed and the command that replays it.
 step "chaos build"
 ctest --test-dir build --output-on-failure -L chaos "${ctest_args[@]}"
+# The production-topology rig (tests/rig, docs/rig.md): hosts as network
+# namespaces, each with a Consul client joined to three servers, Redis on
+# 6379 and resec as examples/systemd and examples/docker-compose configure
+# it. One test per defect of issue #13 (each fails if that defect returns),
+# the failure-detection scenarios of the peer protocol and the rig's own
+# fault check: about 6 minutes.
+step "rig build"
+ctest --test-dir build --output-on-failure -L rig "${ctest_args[@]}"
 
 # Compile-only builds of the agent and the unit tests, no test run: they
 # differ from the tested build only in compiler or flags, so what they can

@@ -45,7 +45,7 @@ class Fd {
 
 }  // namespace
 
-Agent::Agent(const Config& config) : config_(config) {}
+Agent::Agent(const Config& config) : config_(config), metrics_(kResecVersion, config_.ServiceId()) {}
 
 Agent::~Agent() { Stop(); }
 
@@ -57,7 +57,8 @@ Status Agent::Start() {
       [this](RedisIntent i) { redis_->SetIntent(std::move(i)); },
       [this](PeerIntent i) {
         if (peers_) peers_->SetIntent(std::move(i));
-      });
+      },
+      &metrics_);
 
   const ConsulClientConfig consul_config = config_.consul;
   consul_ = std::make_unique<consul::Watcher>(
@@ -71,8 +72,8 @@ Status Agent::Start() {
   redis_options.poll_interval = config_.redis_poll_interval;
   // Peers are only asked during a hand-over, where every millisecond counts
   // and a peer that does not answer at once is treated as absent.
-  const redis::RedisEndpoint peer_endpoint{{}, config_.redis_username, config_.redis_password,
-                                           std::min(config_.healthcheck_timeout, kPeerTimeout)};
+  redis::RedisEndpoint peer_endpoint = endpoint;
+  peer_endpoint.timeout = std::min(config_.healthcheck_timeout, kPeerTimeout);
   redis_options.connect_peer = [peer_endpoint](const std::string& host, int port) {
     redis::RedisEndpoint e = peer_endpoint;
     e.addr = HostPort{host, port};
@@ -99,7 +100,7 @@ Status Agent::Start() {
                  peers_->port());
   }
   if (config_.state_server) {
-    state_server_ = std::make_unique<StateServer>(config_.state_listen_addr, config_, board_);
+    state_server_ = std::make_unique<StateServer>(config_.state_listen_addr, config_, board_, metrics_);
     if (Status st = state_server_->Start(); !st.ok()) return st;
     spdlog::info("resec: state server listening on {}", config_.state_listen_addr.ToString());
   }

@@ -3,6 +3,7 @@
 //
 // Exit codes: 0 clean shutdown (or --help/--version), 1 a fatal runtime error
 // (the state server cannot listen), 2 invalid configuration.
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -63,6 +64,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A peer closing a socket mid-write must be an error value, not a death.
   signal(SIGPIPE, SIG_IGN);
+  // glibc gives threads their own malloc arenas (up to 8 per core), each
+  // with resident pages of its own; the agent's few threads allocate little
+  // and rarely at once. One arena: about 200 KiB less RSS per idle agent
+  // (bench footprint, 2026-12-07), no measurable CPU.
+  mallopt(M_ARENA_MAX, 1);
 
   resec::Agent agent(config);
   if (resec::Status st = agent.Start(); !st.ok()) {

@@ -136,7 +136,7 @@ void Metrics::ObserveReconcile(double seconds) {
 }
 
 std::string Metrics::Render(const MetricsView& view) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   UpdateLocked(view);
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());

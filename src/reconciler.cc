@@ -47,6 +47,10 @@ StepOptions MakeStepOptions(const Config& config) {
     o.peer.enabled = true;
     o.peer.interval = config.peer_interval;
     o.peer.lease = config.peer_lease;
+    // A crash vote needs the holder's agent silent for two and a half
+    // heartbeats (250 ms at the default interval): one lost datagram is no
+    // silence, and a faster interval notices a crash that much sooner.
+    o.peer.silence = config.peer_interval * 5 / 2;
     o.peer_host = !config.peer_advertise_addr.host.empty() ? config.peer_advertise_addr.host
                                                            : config.announce_addr.host;
     o.peer_port = config.peer_advertise_addr.port > 0 ? config.peer_advertise_addr.port
@@ -56,13 +60,14 @@ StepOptions MakeStepOptions(const Config& config) {
 }
 
 Reconciler::Reconciler(const Config& config, const Clock& clock, StateBoard& board, SendConsul send_consul,
-                       SendRedis send_redis, SendPeer send_peer)
+                       SendRedis send_redis, SendPeer send_peer, Metrics* metrics)
     : options_(MakeStepOptions(config)),
       clock_(clock),
       board_(board),
       send_consul_(std::move(send_consul)),
       send_redis_(std::move(send_redis)),
-      send_peer_(std::move(send_peer)) {}
+      send_peer_(std::move(send_peer)),
+      metrics_(metrics) {}
 
 void Reconciler::Apply(const Event& event) {
   if (spdlog::should_log(spdlog::level::debug)) {
@@ -78,6 +83,13 @@ void Reconciler::Apply(const Event& event) {
     } else {
       spdlog::info("{}", n.text);
     }
+  }
+  if (metrics_ != nullptr) {
+    const auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
+    const StepResult::Measured& measured = last_.measured;
+    if (measured.failure_detection) metrics_->ObserveFailureDetection(seconds(*measured.failure_detection));
+    if (measured.promotion) metrics_->ObservePromotion(seconds(*measured.promotion));
+    if (measured.switchover) metrics_->ObserveSwitchover(seconds(*measured.switchover));
   }
   const double took = std::chrono::duration<double>(clock_.Now() - started).count();
   Counters& c = memory_.counters;

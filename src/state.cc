@@ -1,5 +1,7 @@
 #include "resec/state.h"
 
+#include "resec/redact.h"
+
 namespace resec {
 
 std::string_view RoleName(RedisRole role) {
@@ -71,10 +73,10 @@ nlohmann::json ToJson(const ConsulState& s) {
       {"ready", s.ready},
       {"reachable", s.reachable},
       {"error", s.error},
-      {"session_id", s.session_id},
+      {"session_id", MaskUuids(s.session_id)},
       {"lock_held", s.lock_held},
       {"lock_free", s.lock_free},
-      {"lock_holder_session", s.lock_holder_session},
+      {"lock_holder_session", MaskUuids(s.lock_holder_session)},
       {"lock_index", s.lock_index},
       {"lock_record", record},
       {"masters_known", s.masters_known},

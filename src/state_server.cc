@@ -77,14 +77,6 @@ std::string RenderOverviewHtml(const BoardSnapshot& snap, const Config& config) 
   return o.str();
 }
 
-StateServer::StateServer(HostPort listen, const Config& config, const StateBoard& board)
-    : listen_(std::move(listen)),
-      config_(config),
-      board_(board),
-      redact_(config.Secrets()),
-      owned_metrics_(std::make_unique<Metrics>(kResecVersion, config.ServiceId())),
-      metrics_(*owned_metrics_) {}
-
 StateServer::StateServer(HostPort listen, const Config& config, const StateBoard& board, Metrics& metrics)
     : listen_(std::move(listen)), config_(config), board_(board), redact_(config.Secrets()), metrics_(metrics) {}
 

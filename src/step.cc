@@ -210,6 +210,15 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   if (view.lock_held != m.lock_held) {
     (view.lock_held ? m.counters.lock_acquisitions : m.counters.lock_losses)++;
     m.lock_held = view.lock_held;
+    if (view.lock_held && m.saw_lock_held && m.decide.lock_free_since) {
+      out.measured.failure_detection = now - *m.decide.lock_free_since;
+    }
+    m.acquired_at = view.lock_held ? std::optional<TimePoint>(now) : std::nullopt;
+  }
+  if (view.lock_held || !view.lock_holder_session.empty()) m.saw_lock_held = true;
+  if (m.acquired_at && m.redis.healthy && m.redis.role == RedisRole::kMaster) {
+    out.measured.promotion = now - *m.acquired_at;
+    m.acquired_at.reset();
   }
 
   // ---- the peer protocol: fresher election data, the group's lease, votes
@@ -247,6 +256,7 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   const bool master_with_lock = view.lock_held && m.redis.role == RedisRole::kMaster;
   if (requested && master_with_lock && !m.decide.switchover) {
     m.decide.switchover = SwitchoverPlan{*requested, now + o.switchover_timeout};
+    m.switchover_since = now;
     note(StepNote::Level::kInfo, "reconciler: switchover requested" + (requested->empty() ? "" : " to " + *requested));
   }
 
@@ -261,6 +271,7 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
       m.shutdown_handover = true;
       m.decide.switchover = SwitchoverPlan{.to = "", .deadline = now + o.switchover_timeout,
                                            .release_at_deadline = true};
+      m.switchover_since = now;
       note(StepNote::Level::kInfo, "resec: handing over before shutting down");
     }
     const bool handed = m.shutdown_handover && !view.lock_held && m.redis.role == RedisRole::kReplica;
@@ -274,6 +285,12 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
     if (!m.shutdown_handover || handed || now >= handover_end) m.cleanup_since = now;
   }
 
+  // The hand-over is complete once someone else holds the lock.
+  if (m.switchover_since && m.decide.switchover && m.decide.switchover->handed_over && !view.lock_held &&
+      !view.lock_free) {
+    out.measured.switchover = now - *m.switchover_since;
+    m.switchover_since.reset();
+  }
   if (m.decide.switchover && !m.decide.switchover->handed_over && !m.decide.switchover->release_at_deadline &&
       now >= m.decide.switchover->deadline) {
     note(StepNote::Level::kWarn,
@@ -286,6 +303,8 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
     // Demoted (handed over), or the successor never came: normal rules again.
     m.decide.switchover.reset();
   }
+
+  if (!m.decide.switchover) m.switchover_since.reset();
 
   // ---- election bookkeeping
   if (view.lock_free) {
@@ -340,6 +359,13 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   if (d.guard && !cleaning) m.guard = *d.guard;
   RedisIntent ri = ReplicationFor(d, m.redis);
   using R = RedisIntent::Replication;
+  if (ri.replication == R::kMaster && !d.redis && m.guard.pause_writes) {
+    // Paused (fenced, or handing over): the lock may be, or is about to be,
+    // someone else's. Keep Redis as it is but never insist on master: the
+    // new holder demotes this Redis and lifts the pause, and promoting it
+    // back before we hear of the new holder would make two masters.
+    ri.replication = R::kLeave;
+  }
   if (ri.replication == R::kMaster && m.redis.role == RedisRole::kReplica && m.redis.master_link_up &&
       !m.redis.Held() && !m.redis.master_host.empty()) {
     // Promoting from a live link: that master is fenced and caught up with

@@ -23,6 +23,7 @@
 
 #include "resec/clock.h"
 #include "resec/config.h"
+#include "resec/metrics.h"
 #include "resec/consul/watcher.h"
 #include "resec/peer/transport.h"
 #include "resec/reconciler.h"
@@ -59,6 +60,8 @@ class Agent {
   const Config config_;
   SystemClock clock_;
   StateBoard board_;
+  // Declared before everything that reports into it or serves it.
+  Metrics metrics_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<consul::Watcher> consul_;
   std::unique_ptr<redis::Watcher> redis_;

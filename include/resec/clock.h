@@ -1,7 +1,8 @@
 // Injected time. Every timeout, TTL and backoff reads a Clock so that unit
 // tests can drive them with FakeClock instead of sleeping.
 //
-// Thread-safety: SystemClock is stateless; FakeClock is internally locked.
+// Thread-safety: SystemClock is stateless; FakeClock and OffsetClock are
+// internally locked.
 #pragma once
 
 #include <chrono>
@@ -45,18 +46,18 @@ class FakeClock final : public Clock {
 // a test can still jump past a period (the 1 s re-publish) at once.
 class OffsetClock final : public Clock {
  public:
-  TimePoint Now() const override {
-    std::lock_guard lock(mu_);
+  TimePoint Now() const override EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return SteadyClock::now() + offset_;
   }
-  void Advance(Duration d) {
-    std::lock_guard lock(mu_);
+  void Advance(Duration d) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     offset_ += d;
   }
 
  private:
-  mutable std::mutex mu_;
-  Duration offset_{0};
+  mutable Mutex mu_;
+  Duration offset_ GUARDED_BY(mu_){0};
 };
 
 }  // namespace resec

@@ -29,13 +29,14 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "resec/clock.h"
+#include "resec/mutex.h"
+#include "resec/thread_annotations.h"
 
 namespace resec {
 
@@ -82,9 +83,9 @@ class Mailbox {
   Mailbox& operator=(const Mailbox&) = delete;
 
   // Replaces the pending state of the same kind. False once closed.
-  bool Post(State state) {
+  bool Post(State state) EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (closed_) return false;
       const std::size_t kind = state.index();
       slots_[kind] = Slot{std::move(state), ++arrivals_};
@@ -94,9 +95,9 @@ class Mailbox {
   }
 
   // Queues a command. False once closed.
-  bool Send(Command command) {
+  bool Send(Command command) EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (closed_) return false;
       commands_.push_back(std::move(command));
     }
@@ -106,9 +107,9 @@ class Mailbox {
 
   // Ends the mailbox: Post/Send fail from now on, Wait returns at once with
   // closed set (after handing over what was pending).
-  void Close() {
+  void Close() EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       closed_ = true;
     }
     wake_.Notify();
@@ -117,7 +118,7 @@ class Mailbox {
   // Everything pending; waits until something is, `timeout` passes, the
   // mailbox is closed, or `extra_fd` (if >= 0) becomes readable. (A timeout,
   // not a deadline: the owner's deadlines are on its injected Clock.)
-  Batch Wait(Duration timeout, int extra_fd = -1) {
+  Batch Wait(Duration timeout, int extra_fd = -1) EXCLUDES(mu_) {
     const TimePoint deadline = SteadyClock::now() + timeout;
     for (;;) {
       Batch batch = TakeAll();
@@ -137,10 +138,10 @@ class Mailbox {
   }
 
   // Everything pending, without waiting.
-  Batch TakeAll() {
+  Batch TakeAll() EXCLUDES(mu_) {
     wake_.Clear();
     Batch batch;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     batch.closed = closed_;
     std::vector<Slot*> pending;
     for (auto& slot : slots_) {
@@ -154,8 +155,8 @@ class Mailbox {
     return batch;
   }
 
-  bool closed() const {
-    std::lock_guard lock(mu_);
+  bool closed() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return closed_;
   }
 
@@ -169,11 +170,11 @@ class Mailbox {
     uint64_t arrival = 0;
   };
 
-  mutable std::mutex mu_;
-  std::array<std::optional<Slot>, kKinds> slots_;  // GUARDED_BY(mu_)
-  std::deque<Command> commands_;                   // GUARDED_BY(mu_)
-  uint64_t arrivals_ = 0;                          // GUARDED_BY(mu_)
-  bool closed_ = false;                            // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::array<std::optional<Slot>, kKinds> slots_ GUARDED_BY(mu_);
+  std::deque<Command> commands_ GUARDED_BY(mu_);
+  uint64_t arrivals_ GUARDED_BY(mu_) = 0;
+  bool closed_ GUARDED_BY(mu_) = false;
   WakeFd wake_;
 };
 

@@ -26,10 +26,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "resec/mutex.h"
 
 namespace prometheus {
 class Counter;
@@ -144,10 +145,9 @@ class Metrics {
     std::map<std::string, TotalFeed> by_label;
   };
 
-  void UpdateLocked(const MetricsView& view);        // REQUIRES: mu_ held
-  void UpdateLabelled(LabelledTotals& totals,
-                      const std::map<std::string, uint64_t>& by_label);  // REQUIRES: mu_ held
-  void UpdateReconcileTotals(const MetricsView::HistogramTotals& totals);  // REQUIRES: mu_ held
+  void UpdateLocked(const MetricsView& view) REQUIRES(mu_);
+  void UpdateLabelled(LabelledTotals& totals, const std::map<std::string, uint64_t>& by_label) REQUIRES(mu_);
+  void UpdateReconcileTotals(const MetricsView::HistogramTotals& totals) REQUIRES(mu_);
 
   // The registry owns every family and metric below; the raw pointers are
   // prometheus-cpp's handles into it, valid for the registry's lifetime.
@@ -158,35 +158,35 @@ class Metrics {
   prometheus::Histogram* switchover_ = nullptr;
   prometheus::Histogram* reconcile_ = nullptr;
 
-  std::mutex mu_;
-  // GUARDED_BY(mu_): everything below is touched only by Render().
-  std::map<MetricsView::Role, prometheus::Gauge*> role_;
-  prometheus::Gauge* lock_held_ = nullptr;
-  prometheus::Gauge* redis_healthy_ = nullptr;
-  prometheus::Gauge* consul_reachable_ = nullptr;
-  prometheus::Gauge* master_link_up_ = nullptr;
-  prometheus::Gauge* registered_ = nullptr;
-  prometheus::Gauge* serving_ = nullptr;
-  prometheus::Gauge* replication_offset_ = nullptr;
-  prometheus::Family<prometheus::Gauge>* replication_lag_family_ = nullptr;
-  prometheus::Gauge* replication_lag_ = nullptr;  // present only while known
-  prometheus::Family<prometheus::Gauge>* replica_lag_family_ = nullptr;
-  std::map<std::string, prometheus::Gauge*> replica_lag_;
-  prometheus::Gauge* passing_masters_ = nullptr;
-  prometheus::Gauge* last_reconcile_ = nullptr;
-  TotalFeed reconciles_;
-  TotalFeed promote_commands_;
-  TotalFeed demotions_;
-  TotalFeed replicate_commands_;
-  TotalFeed hold_commands_;
-  TotalFeed lock_acquisitions_;
-  TotalFeed lock_losses_;
-  TotalFeed loop_stalls_;
-  TotalFeed switchovers_;
-  LabelledTotals consul_errors_;
-  LabelledTotals redis_errors_;
+  Mutex mu_;
+  // Everything below is touched only by Render(), under mu_.
+  std::map<MetricsView::Role, prometheus::Gauge*> role_ GUARDED_BY(mu_);
+  prometheus::Gauge* lock_held_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Gauge* redis_healthy_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Gauge* consul_reachable_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Gauge* master_link_up_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Gauge* registered_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Gauge* serving_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Gauge* replication_offset_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Family<prometheus::Gauge>* replication_lag_family_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Gauge* replication_lag_ GUARDED_BY(mu_) = nullptr;  // present only while known
+  prometheus::Family<prometheus::Gauge>* replica_lag_family_ GUARDED_BY(mu_) = nullptr;
+  std::map<std::string, prometheus::Gauge*> replica_lag_ GUARDED_BY(mu_);
+  prometheus::Gauge* passing_masters_ GUARDED_BY(mu_) = nullptr;
+  prometheus::Gauge* last_reconcile_ GUARDED_BY(mu_) = nullptr;
+  TotalFeed reconciles_ GUARDED_BY(mu_);
+  TotalFeed promote_commands_ GUARDED_BY(mu_);
+  TotalFeed demotions_ GUARDED_BY(mu_);
+  TotalFeed replicate_commands_ GUARDED_BY(mu_);
+  TotalFeed hold_commands_ GUARDED_BY(mu_);
+  TotalFeed lock_acquisitions_ GUARDED_BY(mu_);
+  TotalFeed lock_losses_ GUARDED_BY(mu_);
+  TotalFeed loop_stalls_ GUARDED_BY(mu_);
+  TotalFeed switchovers_ GUARDED_BY(mu_);
+  LabelledTotals consul_errors_ GUARDED_BY(mu_);
+  LabelledTotals redis_errors_ GUARDED_BY(mu_);
   // The reconcile totals last fed to reconcile_ (MetricsView::reconcile_durations).
-  MetricsView::HistogramTotals reconcile_fed_;
+  MetricsView::HistogramTotals reconcile_fed_ GUARDED_BY(mu_);
 };
 
 }  // namespace resec

@@ -19,13 +19,14 @@
 
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <variant>
 
 #include "resec/clock.h"
 #include "resec/config.h"
 #include "resec/decide.h"
 #include "resec/mailbox.h"
+#include "resec/metrics.h"
+#include "resec/mutex.h"
 #include "resec/state.h"
 #include "resec/step.h"
 
@@ -45,18 +46,18 @@ struct BoardSnapshot {
 
 class StateBoard {
  public:
-  void Set(BoardSnapshot snapshot) {
-    std::lock_guard lock(mu_);
+  void Set(BoardSnapshot snapshot) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     snapshot_ = std::move(snapshot);
   }
-  BoardSnapshot Get() const {
-    std::lock_guard lock(mu_);
+  BoardSnapshot Get() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return snapshot_;
   }
 
  private:
-  mutable std::mutex mu_;
-  BoardSnapshot snapshot_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  BoardSnapshot snapshot_ GUARDED_BY(mu_);
 };
 
 DecideOptions MakeDecideOptions(const Config& config);
@@ -70,8 +71,10 @@ class Reconciler {
   using SendRedis = std::function<void(RedisIntent)>;
   using SendPeer = std::function<void(PeerIntent)>;
 
+  // `metrics` (may be null; it must outlive the reconciler) receives the
+  // durations Step measures (StepResult::measured).
   Reconciler(const Config& config, const Clock& clock, StateBoard& board, SendConsul send_consul,
-             SendRedis send_redis, SendPeer send_peer = {});
+             SendRedis send_redis, SendPeer send_peer = {}, Metrics* metrics = nullptr);
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
 
@@ -92,6 +95,7 @@ class Reconciler {
   const SendConsul send_consul_;
   const SendRedis send_redis_;
   const SendPeer send_peer_;
+  Metrics* const metrics_;
   Inbox inbox_;
   ReconcilerMemory memory_;
   StepResult last_;

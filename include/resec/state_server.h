@@ -42,12 +42,6 @@ namespace resec {
 
 class StateServer {
  public:
-  // Serves metrics of its own: only what the board shows, so the event
-  // histograms (Metrics::Observe*) stay empty.
-  // TODO(lead, new core): the Agent should own the Metrics, hand it to the
-  // core (which calls ObserveFailureDetection/ObservePromotion/
-  // ObserveSwitchover) and use the constructor below; then drop this one.
-  StateServer(HostPort listen, const Config& config, const StateBoard& board);
   // Serves `metrics`, which the owner shares with whoever reports events
   // into it; it must outlive the server.
   StateServer(HostPort listen, const Config& config, const StateBoard& board, Metrics& metrics);
@@ -65,7 +59,6 @@ class StateServer {
   const Config config_;
   const StateBoard& board_;
   const Redactor redact_;
-  std::unique_ptr<Metrics> owned_metrics_;  // set by the constructor without a Metrics
   Metrics& metrics_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

@@ -120,6 +120,13 @@ struct ReconcilerMemory {
   std::optional<TimePoint> shutdown_at;
   bool shutdown_handover = false;
   std::optional<TimePoint> cleanup_since;
+  // For the duration histograms (StepResult::measured): whether the lock has
+  // been seen held since we started (a free lock at start-up is no failure),
+  // when we took it (until our Redis serves as master), and when the
+  // switchover under way was asked for (until the successor holds the lock).
+  bool saw_lock_held = false;
+  std::optional<TimePoint> acquired_at;
+  std::optional<TimePoint> switchover_since;
   // The decision last logged (one line per transition).
   Rule last_rule = Rule::kWaitForInitialState;
   std::string last_reason;
@@ -154,6 +161,16 @@ struct StepResult {
   TimePoint next_wake{};  // Step wants a Tick by then at the latest
   bool done = false;      // shutdown finished: the loop may end
   std::vector<StepNote> notes;
+  // Durations that ended with this step, for /metrics' histograms:
+  // failure_detection, from the lock seen free after it had a holder to our
+  // taking it; promotion, from our taking the lock to our Redis serving as
+  // master; switchover, from a hand-over asked of us to the successor
+  // holding the lock.
+  struct Measured {
+    std::optional<Duration> failure_detection;
+    std::optional<Duration> promotion;
+    std::optional<Duration> switchover;
+  } measured;
 };
 
 StepResult Step(ReconcilerMemory memory, const Event& event, TimePoint now, const StepOptions& options);

@@ -93,6 +93,7 @@ int RunStatusCommand(const std::vector<std::string>& args, const Environment& en
   auto client = consul::MakeHttpClient(config->consul, kConsulTimeout);
   while (true) {
     auto inputs = FetchStatusInputs(*client, scope);
+    if (inputs.ok()) ReadMasterInfo(*inputs, *config);
     if (watch && !json) out << "\033[H\033[2J";  // home + clear: a redraw, like watch(1)
     if (!inputs.ok()) {
       err << "resec status: cannot read from Consul at " << config->consul.Address() << ": "

@@ -1,12 +1,15 @@
 #include "resec/cli/status.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <utility>
 
 #include "resec/consul/records.h"
+#include "resec/redis/client.h"
 #include "resec/redis/info.h"
 
 namespace resec::cli {
@@ -27,6 +30,9 @@ int Severity(const std::string& status) {
 bool HasTag(const std::vector<std::string>& tags, const std::string& tag) {
   return !tag.empty() && std::find(tags.begin(), tags.end(), tag) != tags.end();
 }
+
+// The status command waits this long at most for the master's INFO.
+constexpr std::chrono::milliseconds kMasterInfoTimeout{1000};
 
 std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
 
@@ -218,16 +224,34 @@ GroupStatus BuildGroupStatus(const StatusInputs& inputs, const GroupScope& scope
     m.holder = holder_known && key == MemberId{out.holder_id, out.holder_node};
   }
   const auto holder = holder_known ? members.find({out.holder_id, out.holder_node}) : members.end();
+  // The master's own INFO is the fresh source: its offset, and each
+  // replica's offset as the master sees it, matched by the address the
+  // master sees (ip:port) to the one member registered there.
+  const bool from_master = inputs.master_info && inputs.master_info->role == RedisRole::kMaster &&
+                           holder != members.end();
+  if (from_master) {
+    for (auto& [key, m] : members) m.offset.reset();
+    holder->second.offset = inputs.master_info->master_repl_offset;
+    for (const RedisState::Replica& r : inputs.master_info->replicas) {
+      const auto at = by_address.find(HostPort{r.ip, r.port}.ToString());
+      if (at != by_address.end() && at->second.size() == 1) members[at->second.front()].offset = r.offset;
+    }
+  } else if (!inputs.master_info_error.empty()) {
+    out.warnings.push_back("offsets are from the members' reports, written only when more than an offset "
+                           "changes, so they may be old: " + inputs.master_info_error);
+  }
   // Plain values rather than an optional: g++ 12 misreads the latter as
   // maybe-uninitialized at -O2.
-  const bool have_master_offset = holder != members.end() && holder->second.report_live && holder->second.offset;
+  const bool have_master_offset =
+      holder != members.end() && (from_master || holder->second.report_live) && holder->second.offset;
   const int64_t master_offset = have_master_offset ? *holder->second.offset : 0;
   for (auto& [key, m] : members) {
     if (m.holder) {
       m.lag = 0;
-    } else if (have_master_offset && m.offset && m.report_live) {
-      // Reports are sampled about a second apart, so a replica can look ahead
-      // of its master; it is not, it is simply caught up.
+    } else if (have_master_offset && m.offset && (from_master || m.report_live)) {
+      // The master's INFO lists the offset each replica last acked (once a
+      // second), and reports are older still: a replica that looks ahead
+      // of its master is not, it is simply caught up.
       m.lag = std::max<int64_t>(0, master_offset - *m.offset);
     }
     out.members.push_back(m);
@@ -399,6 +423,26 @@ StatusOr<StatusInputs> FetchStatusInputs(consul::Client& client, const GroupScop
   if (!switchover.ok()) return switchover.status();
   in.switchover = switchover->value;
   return in;
+}
+
+void ReadMasterInfo(StatusInputs& inputs, const Config& config) {
+  if (!inputs.lock || inputs.lock->session.empty() || inputs.lock->value.empty()) return;
+  auto record = consul::DecodeLockRecord(inputs.lock->value);
+  if (!record.ok() || record->address.empty() || record->port <= 0) {
+    inputs.master_info_error = "the lock record names no master address";
+    return;
+  }
+  redis::RedisEndpoint endpoint{HostPort{record->address, record->port}, config.redis_username,
+                                config.redis_password, std::min(config.healthcheck_timeout, kMasterInfoTimeout)};
+  std::unique_ptr<redis::Client> client = redis::MakeHiredisClient(endpoint);
+  Status connected = client->Connect();
+  StatusOr<std::string> info = connected.ok() ? client->Command({"INFO", "replication"}) : StatusOr<std::string>(connected);
+  if (!info.ok()) {
+    inputs.master_info_error = "cannot read INFO of the master at " + endpoint.addr.ToString() + ": " +
+                               info.status().message();
+    return;
+  }
+  inputs.master_info = redis::ParseInfo(*info);
 }
 
 }  // namespace resec::cli

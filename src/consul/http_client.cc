@@ -269,6 +269,11 @@ class HttpClient final : public Client {
     // A kept-alive socket that Consul closed while we idled is retried once
     // on a fresh connection (see Call).
     http_->set_keep_alive(true);
+    // Without it a kept-alive connection pays Nagle against Consul's delayed
+    // ACK on every request httplib writes in two parts (headers, body):
+    // about 40 ms per call, measured on the rig as 45 ms for each PUT to the
+    // local agent (3 ms with it), 100 ms added to registering a new master.
+    http_->set_tcp_nodelay(true);
     http_->set_follow_location(false);
     // Paths and queries are escaped by json_codec; httplib's own pass would
     // touch '%' sequences we already produced.

@@ -30,15 +30,23 @@ constexpr milliseconds kBackoffMax{2000};
 // (3 x HEALTHCHECK_TIMEOUT by default), which a session bound to the check
 // must not outlive.
 constexpr milliseconds kCheckRetry{500};
-// Peer reports carry offsets that move with every write; writing each change
-// would be a Raft write per INFO poll. Identity changes go out at once.
-constexpr milliseconds kReportOffsetInterval{1000};
+// A check's output that changes (the INFO text: offsets, uptime) makes the
+// local Consul agent sync the check to the servers, a Raft write, once per
+// its check_update_interval (5 minutes by default) per agent: a cost per
+// group that grows with the fleet for nothing a decision needs. The output
+// is therefore sent anew only when the status changes or it is this old; in
+// between, refreshes repeat the text last sent, which Consul does not sync.
+constexpr std::chrono::minutes kCheckOutputRefresh{15};
 // The lock holder renews this often: its lease (see Step) counts only what
 // the servers confirm, and three renewals per lease keep one slow answer from
 // fencing the master.
 constexpr milliseconds kHolderRenewPeriod{500};
 // Calls made while shutting down: a frozen Consul must not hold the exit.
 constexpr milliseconds kShutdownCallTimeout{1000};
+
+// A failed report write is retried after 100, 200, 400, then every 500 ms.
+constexpr milliseconds kReportRetryStart{50};
+constexpr milliseconds kReportRetryMax{500};
 
 milliseconds Backoff(int failures) {
   return std::min(kBackoffMax, kBackoffStart * (1 << std::min(failures, 5)));
@@ -127,17 +135,7 @@ void Watcher::Run(std::stop_token stop) {
     TimePoint next = clock_.Now();
     while (!stop.stop_requested()) {
       auto batch = inbox_.Wait(next - clock_.Now());
-      for (auto& s : batch.states) {
-        if (auto* intent = std::get_if<ConsulIntent>(&s)) {
-          intent_ = std::move(*intent);
-          have_intent_ = true;
-        } else if (auto* kv = std::get_if<KvAnswer>(&s)) {
-          Absorb(std::move(*kv));
-        } else if (auto* masters = std::get_if<MastersAnswer>(&s)) {
-          Absorb(std::move(*masters));
-        }
-      }
-      if (batch.closed) break;
+      if (Absorb(std::move(batch))) break;
       next = Converge();
     }
   } catch (const std::exception& e) {
@@ -149,6 +147,21 @@ void Watcher::Run(std::stop_token stop) {
     state_.error = std::string("consul watcher failed: ") + e.what();
     publish_(state_);
   }
+}
+
+bool Watcher::Absorb(Inbox::Batch batch) {
+  for (auto& s : batch.states) {
+    if (auto* intent = std::get_if<ConsulIntent>(&s)) {
+      intent_ = std::move(*intent);
+      have_intent_ = true;
+    } else if (auto* kv = std::get_if<KvAnswer>(&s)) {
+      Absorb(std::move(*kv));
+    } else if (auto* masters = std::get_if<MastersAnswer>(&s)) {
+      Absorb(std::move(*masters));
+    }
+  }
+  closed_ = closed_ || batch.closed;
+  return closed_;
 }
 
 TimePoint Watcher::Converge() {
@@ -169,9 +182,17 @@ TimePoint Watcher::Converge() {
     EnsureSession();
     TryAcquire();
     EnsureLockRecord();
-    RefreshCheck();
-    EnsureReport();
-    RetireStaleMasters();
+    // Taking the lock makes the reconciler ask for the master registration
+    // within a millisecond or two, and clients find the new master through
+    // it: between the steps that cost a round trip or a Raft write each
+    // (the check, the report, the catalog clean-up), a changed wish is taken
+    // in and the registration brought up to it first.
+    for (auto step : {&Watcher::RefreshCheck, &Watcher::EnsureReport, &Watcher::RetireStaleMasters}) {
+      if (Absorb(inbox_.TakeAll())) return now;
+      if (intent_.shutdown) return now;  // the next round, at once, shuts down in its order
+      EnsureRegistration();
+      (this->*step)();
+    }
   }
   Publish();
 
@@ -190,6 +211,7 @@ TimePoint Watcher::Converge() {
   if (have_intent_ && intent_.hold_lock && state_.lock_free && !state_.lock_held) {
     next = std::min(next, next_acquire_at_);
   }
+  if (report_failures_ > 0) next = std::min(next, next_report_try_);
   if (!cleaned_stale_registration_ || !have_node_name_) next = std::min(next, after + kBackoffStart);
   return std::max(next, after + milliseconds(1));
 }
@@ -367,8 +389,9 @@ void Watcher::EnsureRegistration() {
     if (!st.ok()) return;
     // Registered checks start as "warning" (the original's choice); pass the
     // real status at once so a healthy instance is discoverable immediately.
-    Status check = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status,
-                                           TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes));
+    check_output_ = TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes);
+    check_output_sent_at_ = clock_.Now();
+    Status check = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status, check_output_);
     Note("update check", check);
     spdlog::info("consul: registered {} as {} ({})", config_.ServiceId(), RoleName(*intent_.register_as),
                  intent_.register_as == RedisRole::kMaster ? config_.MasterServiceName()
@@ -402,8 +425,11 @@ void Watcher::RefreshCheck() {
   // A new status goes out at once; the same one (even one that failed) waits
   // for its timer, or a failing endpoint gets a call per wake-up.
   if (clock_.Now() < next_check_ && intent_.check_status == last_check_status_) return;
-  Status st = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status,
-                                      TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes));
+  if (intent_.check_status != last_check_status_ || clock_.Now() - check_output_sent_at_ >= kCheckOutputRefresh) {
+    check_output_ = TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes);
+    check_output_sent_at_ = clock_.Now();
+  }
+  Status st = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status, check_output_);
   if (st.code() == StatusCode::kNotFound) {
     // Consul forgot the service (an agent restart in dev mode): register again.
     spdlog::warn("consul: check {} unknown to the agent; registering again", config_.CheckId());
@@ -656,20 +682,31 @@ void Watcher::EnsureReport() {
   }
   if (state_.session_id.empty() || !have_node_name_) return;
   const std::string value = EncodePeerReport(*intent_.report);
-  if (value == written_report_) return;
-  if (SameIdentity(written_report_, *intent_.report) && clock_.Now() - report_written_at_ < kReportOffsetInterval) {
-    return;
-  }
+  // Only what a decision needs goes to Consul (a Raft write each): who we
+  // are, our role, lineage and health, and our offset when it is final (the
+  // lock freed: free_index). An offset that moves with every write travels
+  // with the peer protocol's heartbeats, or not at all.
+  if (value == written_report_ || SameIdentity(written_report_, *intent_.report)) return;
+  // The actor wakes for every answer of its watches; a failing write waits
+  // for its backoff, not for the next wake (Consul without a leader answered
+  // every ~2 ms on the rig).
+  const TimePoint now = clock_.Now();
+  if (now < next_report_try_) return;
   // Written through our session so the key shows a live owner only while we
   // are alive; a dead agent's report loses its Session and is ignored.
   const std::string session = state_.session_id;
   auto r = client_->AcquireKey(key, session, value);
   Note("publish report", r.status());
   if (IsInvalidSession(r.status())) ForgetSession(session);
-  if (r.ok() && *r) {
-    written_report_ = value;
-    report_written_at_ = clock_.Now();
+  if (!r.ok()) {
+    // Short: an election may wait for this report once Consul answers again.
+    report_failures_++;
+    next_report_try_ = now + std::min(kReportRetryMax, kReportRetryStart * (1 << std::min(report_failures_, 4)));
+    return;
   }
+  report_failures_ = 0;
+  next_report_try_ = TimePoint{};
+  if (*r) written_report_ = value;
 }
 
 void Watcher::DoShutdown() {

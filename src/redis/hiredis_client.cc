@@ -68,6 +68,10 @@ std::string Lower(std::string_view s) {
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
+bool IsTransportFailure(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
 bool IsUnknownCommand(const Status& s) {
   return s.code() == StatusCode::kFailedPrecondition && Lower(s.message()).find("unknown command") != std::string::npos;
 }
@@ -124,10 +128,10 @@ class HiredisClient final : public Client {
       StatusOr<ReplyPtr> reply = Send(argv, "AUTH");
       if (!reply.ok()) {
         Disconnect();
-        // A transport failure stays kUnavailable; any error reply to AUTH
+        // A transport failure stays one; any error reply to AUTH
         // (WRONGPASS, "ERR invalid password", "...without any password
         // configured") means the credentials are wrong: retrying will not help.
-        if (reply.status().code() == StatusCode::kUnavailable) return reply.status();
+        if (IsTransportFailure(reply.status())) return reply.status();
         return PermissionDenied("redis at " + Where() + " rejected AUTH: " + reply.status().message());
       }
     }
@@ -173,7 +177,7 @@ class HiredisClient final : public Client {
     if (Status s = Connect(); !s.ok()) return s;
     if (subscribed_) return Status::Ok();
     StatusOr<ReplyPtr> reply = Send({"SUBSCRIBE", kLivenessChannel}, "SUBSCRIBE");
-    if (!reply.ok() && reply.status().code() == StatusCode::kUnavailable) return reply.status();
+    if (!reply.ok() && IsTransportFailure(reply.status())) return reply.status();
     // A refused SUBSCRIBE (an ACL user without channel rights) still leaves
     // an idle connection whose closing we observe; it is then only exposed
     // to CLIENT KILL TYPE normal, which at worst causes a spurious re-check.
@@ -273,7 +277,8 @@ class HiredisClient final : public Client {
   }
 
   // Sends one command on the current connection and maps the outcome:
-  // transport error -> kUnavailable (connection dropped); authentication and
+  // no reply within the timeout -> kDeadlineExceeded, any other transport
+  // error -> kUnavailable (both drop the connection); authentication and
   // ACL errors -> kPermissionDenied; any other error reply ->
   // kFailedPrecondition. Messages start with the command name, never with its
   // arguments (AUTH's would be the password).
@@ -290,11 +295,11 @@ class HiredisClient final : public Client {
         redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), args.data(), lens.data())));
     if (!reply) {
       std::string err = ctx_->err != 0 ? ctx_->errstr : "no reply";
-      if (err.empty() || err == "Resource temporarily unavailable") {
-        err = "timed out after " + std::to_string(endpoint_.timeout.count()) + "ms";
-      }
+      const bool timed_out = err.empty() || err == "Resource temporarily unavailable";
+      if (timed_out) err = "timed out after " + std::to_string(endpoint_.timeout.count()) + "ms";
       Disconnect();
-      return Unavailable(std::string(name) + " on redis at " + Where() + ": " + err);
+      std::string message = std::string(name) + " on redis at " + Where() + ": " + err;
+      return timed_out ? DeadlineExceeded(std::move(message)) : Unavailable(std::move(message));
     }
     if (reply->type == REDIS_REPLY_ERROR) {
       const std::string text(reply->str, reply->len);

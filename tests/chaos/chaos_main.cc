@@ -1,21 +1,22 @@
-// resec_chaos: the chaos runner (see runner.h for what it checks and
-// docs/chaos.md for how to run it and read its output). Usually started by
-// scripts/chaos.sh, which builds it first.
+// resec_chaos: the chaos runner on the production-topology rig (see runner.h
+// for what it checks and docs/chaos.md for how to run it and read its
+// output). Usually started by scripts/chaos.sh, which builds it first.
 //
-//   resec_chaos [--faults N] [--seed S] [--overlap P] [--net-id ID] [--loopback]
-//               [--fault-ms MIN:MAX] [--kinds K1,K2,...] [--converge-timeout MS]
-//               [--resec-bin PATH] [--consul-bin PATH] [--agent-log-level L]
-//               [--redis-unfenced-boot] [--out FILE.json] [--dir DIR] [--keep]
-//   resec_chaos --cleanup --net-id ID     remove what a crashed run left behind
+//   resec_chaos [--faults N] [--seed S] [--overlap P] [--fault-ms MIN:MAX] [--kinds K1,K2,...]
+//               [--hosts 2..5] [--style systemd|compose] [--redis-addr example|loopback|ip|hostname]
+//               [--announce] [--keys N] [--value-bytes B] [--slow-us US]
+//               [--agent-env KEY=VALUE]... [--agent-log-level L] [--converge-timeout MS]
+//               [--resec-bin PATH] [--consul-bin PATH] [--out FILE.json] [--keep]
 //
-// SIGINT/SIGTERM stop the run: every process is killed and the namespaces are
-// deleted before it exits (130).
+// SIGINT/SIGTERM stop the run: every process is killed and the rig's
+// namespaces are deleted before it exits (130). A runner killed outright
+// leaves its namespaces until the next rig takes the same id, or
+// `scripts/rig.sh cleanup ID` (docs/rig.md).
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -25,22 +26,25 @@
 #include <vector>
 
 #include "faults.h"
-#include "network.h"
 #include "runner.h"
 #include "support/agent_group.h"
 #include "support/consul_agent.h"
+#include "support/netns.h"
 
 namespace {
 
 using resec::chaos::RunnerOptions;
+using resec::testing::DeploymentStyle;
+using resec::testing::RedisAddrForm;
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: resec_chaos [--faults N] [--seed S] [--overlap P] [--net-id ID] [--loopback]\n"
-               "                   [--fault-ms MIN:MAX] [--kinds K1,K2,...] [--converge-timeout MS]\n"
-               "                   [--resec-bin PATH] [--consul-bin PATH] [--agent-log-level L]\n"
-               "                   [--redis-unfenced-boot] [--out FILE.json] [--dir DIR] [--keep]\n"
-               "       resec_chaos --cleanup --net-id ID\n"
+               "usage: resec_chaos [--faults N] [--seed S] [--overlap P] [--fault-ms MIN:MAX] [--kinds K1,K2,...]\n"
+               "                   [--hosts 2..5] [--style systemd|compose]\n"
+               "                   [--redis-addr example|loopback|ip|hostname] [--announce]\n"
+               "                   [--keys N] [--value-bytes B] [--slow-us US]\n"
+               "                   [--agent-env KEY=VALUE]... [--agent-log-level L] [--converge-timeout MS]\n"
+               "                   [--resec-bin PATH] [--consul-bin PATH] [--out FILE.json] [--keep]\n"
                "kinds:");
   for (auto k : resec::chaos::kAllKinds) std::fprintf(stderr, " %s", std::string(resec::chaos::KindName(k)).c_str());
   std::fprintf(stderr, "\n");
@@ -53,19 +57,12 @@ bool ParseNumber(const std::string& s, T* out) {
   return r.ec == std::errc() && r.ptr == end;
 }
 
-std::filesystem::path DefaultBase() {
-  // tmpfs: Redis' appendfsync always costs nothing there, and a SIGKILL of a
-  // process (the only crash simulated) loses nothing written to it.
-  if (std::filesystem::is_directory("/dev/shm") && ::access("/dev/shm", W_OK) == 0) return "/dev/shm";
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   RunnerOptions o;
-  bool seed_given = false, net_id_given = false, cleanup = false;
+  bool seed_given = false;
+  // The replay command repeats every option that changes what runs.
   std::vector<std::string> replay = {"scripts/chaos.sh"};
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
@@ -77,11 +74,14 @@ int main(int argc, char** argv) {
     };
     std::string v;
     bool ok = true;
+    bool replayed = true;  // the option and its value go into the replay command
     if (a == "--faults") {
       ok = value(&v) && ParseNumber(v, &o.faults) && o.faults >= 0;
+      replayed = false;  // added last, with the seed
     } else if (a == "--seed") {
       ok = value(&v) && ParseNumber(v, &o.seed);
       seed_given = true;
+      replayed = false;
     } else if (a == "--overlap") {
       ok = value(&v);
       if (ok) {
@@ -89,13 +89,6 @@ int main(int argc, char** argv) {
         o.overlap = std::strtod(v.c_str(), &end);
         ok = end != nullptr && *end == '\0' && o.overlap >= 0 && o.overlap <= 1;
       }
-      if (ok) replay.insert(replay.end(), {"--overlap", v});
-    } else if (a == "--net-id") {
-      ok = value(&v) && ParseNumber(v, &o.net_id) && o.net_id >= 1 && o.net_id <= 254;
-      net_id_given = true;
-    } else if (a == "--loopback") {
-      o.loopback = true;
-      replay.push_back(a);
     } else if (a == "--fault-ms") {
       int64_t lo = 0, hi = 0;
       ok = value(&v);
@@ -104,7 +97,6 @@ int main(int argc, char** argv) {
            ParseNumber(v.substr(colon + 1), &hi) && lo > 0 && hi >= lo;
       o.min_fault = std::chrono::milliseconds(lo);
       o.max_fault = std::chrono::milliseconds(hi);
-      if (ok) replay.insert(replay.end(), {"--fault-ms", v});
     } else if (a == "--kinds") {
       ok = value(&v);
       size_t start = 0;
@@ -119,33 +111,52 @@ int main(int argc, char** argv) {
         }
         start = comma + 1;
       }
-      if (ok) replay.insert(replay.end(), {"--kinds", v});
+    } else if (a == "--hosts") {
+      ok = value(&v) && ParseNumber(v, &o.hosts) && o.hosts >= 2 && o.hosts <= 5;
+    } else if (a == "--style") {
+      ok = value(&v) && (v == "systemd" || v == "compose");
+      o.style = v == "compose" ? DeploymentStyle::kCompose : DeploymentStyle::kSystemd;
+    } else if (a == "--redis-addr") {
+      ok = value(&v);
+      if (v == "example") o.redis_addr = RedisAddrForm::kExample;
+      else if (v == "loopback") o.redis_addr = RedisAddrForm::kLoopback;
+      else if (v == "ip") o.redis_addr = RedisAddrForm::kHostIp;
+      else if (v == "hostname") o.redis_addr = RedisAddrForm::kHostname;
+      else ok = false;
+    } else if (a == "--announce") {
+      o.announce = true;
+    } else if (a == "--keys") {
+      ok = value(&v) && ParseNumber(v, &o.keys) && o.keys >= 0;
+    } else if (a == "--value-bytes") {
+      ok = value(&v) && ParseNumber(v, &o.value_bytes) && o.value_bytes > 0;
+    } else if (a == "--slow-us") {
+      ok = value(&v) && ParseNumber(v, &o.slow_us) && o.slow_us >= 0;
+    } else if (a == "--agent-env") {
+      ok = value(&v);
+      const auto eq = v.find('=');
+      ok = ok && eq != std::string::npos && eq > 0;
+      if (ok) o.agent_env[v.substr(0, eq)] = v.substr(eq + 1);
+    } else if (a == "--agent-log-level") {
+      ok = value(&v);
+      o.agent_env["LOG_LEVEL"] = v;
     } else if (a == "--converge-timeout") {
       int64_t ms = 0;
       ok = value(&v) && ParseNumber(v, &ms) && ms > 0;
       o.converge_timeout = std::chrono::milliseconds(ms);
-      if (ok) replay.insert(replay.end(), {"--converge-timeout", v});
     } else if (a == "--resec-bin") {
       ok = value(&o.resec_bin);
-      if (ok) replay.insert(replay.end(), {"--resec-bin", o.resec_bin});
+      v = o.resec_bin;
     } else if (a == "--consul-bin") {
-      ok = value(&o.consul_bin);
-    } else if (a == "--agent-log-level") {
-      ok = value(&o.agent_log_level);
-      if (ok) replay.insert(replay.end(), {"--agent-log-level", o.agent_log_level});
+      ok = value(&v);
+      if (ok) ::setenv("CONSUL_BIN", v.c_str(), 1);  // where the rig looks (ConsulBinary())
+      replayed = false;
     } else if (a == "--out") {
       ok = value(&v);
       o.out_json = v;
-    } else if (a == "--dir") {
-      ok = value(&v);
-      o.dir = v;
-    } else if (a == "--redis-unfenced-boot") {
-      o.redis_boot_fenced = false;
-      replay.push_back(a);
+      replayed = false;
     } else if (a == "--keep") {
       o.keep_dir = true;
-    } else if (a == "--cleanup") {
-      cleanup = true;
+      replayed = false;
     } else if (a == "--help" || a == "-h") {
       Usage();
       return 0;
@@ -157,38 +168,27 @@ int main(int argc, char** argv) {
       Usage();
       return 2;
     }
-  }
-  if (!net_id_given) o.net_id = static_cast<int>(::getpid() % 200) + 20;
-  if (!seed_given) o.seed = static_cast<uint64_t>(std::time(nullptr));
-  if (o.dir.empty()) o.dir = DefaultBase() / ("resec-chaos-" + std::to_string(o.net_id));
-  if (cleanup) {
-    if (!net_id_given) {
-      std::fprintf(stderr, "resec_chaos: --cleanup needs --net-id\n");
-      return 2;
+    if (replayed) {
+      replay.push_back(a);
+      if (!v.empty()) replay.push_back(v);
     }
-    resec::chaos::Network::RemoveLeftovers(o.net_id, o.dir);
-    return 0;
   }
+  if (!seed_given) o.seed = static_cast<uint64_t>(std::time(nullptr));
   if (o.resec_bin.empty()) o.resec_bin = resec::testing::ResecBinary();
   if (::access(o.resec_bin.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "resec_chaos: no resec binary at %s (--resec-bin)\n", o.resec_bin.c_str());
     return 3;
   }
-  if (o.consul_bin.empty()) {
-    const auto& consul = resec::testing::ConsulBinary();
-    if (!consul.ok()) {
-      std::fprintf(stderr, "resec_chaos: %s\n", consul.status().ToString().c_str());
-      return 3;
-    }
-    o.consul_bin = *consul;
+  if (const auto& consul = resec::testing::ConsulBinary(); !consul.ok()) {
+    std::fprintf(stderr, "resec_chaos: %s\n", consul.status().ToString().c_str());
+    return 3;
+  }
+  if (const std::string why = resec::testing::NetnsUnavailableReason(); !why.empty()) {
+    std::fprintf(stderr, "resec_chaos: the rig needs network namespaces: %s\n", why.c_str());
+    return 3;
   }
   replay.insert(replay.end(), {"--faults", std::to_string(o.faults), "--seed", std::to_string(o.seed)});
   for (const std::string& r : replay) o.replay_command += (o.replay_command.empty() ? "" : " ") + r;
-
-  // A leftover directory of a crashed run with this id: its data would
-  // otherwise be loaded by the new Redis and Consul servers.
-  std::error_code ec;
-  std::filesystem::remove_all(o.dir, ec);
 
   // A peer closing a connection mid-write is an error value, not a death.
   ::signal(SIGPIPE, SIG_IGN);

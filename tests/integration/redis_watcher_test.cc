@@ -280,6 +280,31 @@ TEST_F(RedisWatcherIntegrationTest, PromotionFencesAndDemotesTheFormerMaster) {
   EXPECT_FALSE(refused.ok());
 }
 
+// A former master that does not answer (its host frozen or cut off) costs
+// the promotion one peer timeout, not one per connection attempt: a timeout
+// on a live connection is not retried on a fresh one.
+TEST_F(RedisWatcherIntegrationTest, AnUnansweringFormerMasterCostsOneTimeout) {
+  RedisServer former;
+  RedisServer replica;
+  ASSERT_OK(former.Start());
+  ASSERT_OK(replica.Start());
+  ASSERT_TRUE(StreamingReplication(former, replica));
+  StartWatcher(replica);
+  ASSERT_TRUE(Next([](const RedisState& s) { return s.healthy && s.master_link_up; }));
+  ASSERT_TRUE(former.Pause());
+  RedisIntent promote = Master();
+  promote.former = std::pair(std::string("127.0.0.1"), former.port());
+  promote.demote = promote.former;
+  const auto start = std::chrono::steady_clock::now();
+  Want(promote);
+  const bool promoted = Next([](const RedisState& s) { return s.role == RedisRole::kMaster; }, 5s).has_value();
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(former.Resume());
+  ASSERT_TRUE(promoted);
+  // The fixture's peer timeout is 500 ms; two would be 1 s.
+  EXPECT_LT(took, 900ms);
+}
+
 // HoldReplication keeps the dataset and watches the master it names: the
 // published state carries that master's INFO (run_id, history), and Redis
 // stays read-only and refuses to feed replicas of its own.

@@ -159,9 +159,9 @@ TEST(ProductionTopology, StatusTellsMembersApartWhenEveryRedisIsOn6379) {
 constexpr auto kAgentFreeze = 30s;
 
 TEST(ProductionTopology, FrozenMasterAgentNeverLeavesTwoWritableMasters) {
-  // MIN_REPLICAS_TO_WRITE=0: nothing but the agents keeps the old master
-  // from taking writes.
-  Rig rig({.hosts = 3, .agent_env = {{"MIN_REPLICAS_TO_WRITE", "0"}}});
+  // MIN_REPLICAS_TO_WRITE=0 and Redis without the example's start-fenced
+  // setting: nothing but the agents keeps the old master from taking writes.
+  Rig rig({.hosts = 3, .agent_env = {{"MIN_REPLICAS_TO_WRITE", "0"}}, .redis_defaults = true});
   int master = -1;
   ASSERT_NO_FATAL_FAILURE(StartConverged(rig, &master));
   if (IsSkipped()) return;
@@ -311,8 +311,9 @@ TEST(ProductionTopology, TwoNodeMasterKeepsTakingWritesWhileItsReplicaResyncs) {
 
 // ------------------------------------------------------------------ defect 5
 
-// A restarted host's Redis (default configuration: it boots as a writable
-// master) may accept writes beside the group's master only until its agent
+// A restarted host's Redis (default configuration, without the example's
+// start-fenced redis-resec.conf: it boots as a writable master) may accept
+// writes beside the group's master only until its agent
 // first reaches it. The rig boots a host as its init system would
 // (examples/systemd/resec.service's After= decides what resec waits for;
 // Redis and the Consul client start side by side, Redis ready within
@@ -352,7 +353,7 @@ int CrashMasterHostAndRestartAfterFailover(Rig& rig, int master, const RedisStar
 constexpr int kHostRestartCycles = 3;
 
 TEST(ProductionTopology, RestartedHostsRedisNeverTakesWritesBesideTheMaster) {
-  Rig rig({.hosts = 3});
+  Rig rig({.hosts = 3, .redis_defaults = true});
   int master = -1;
   ASSERT_NO_FATAL_FAILURE(StartConverged(rig, &master));
   if (IsSkipped()) return;

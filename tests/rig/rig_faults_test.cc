@@ -85,12 +85,18 @@ TEST(RigFaults, EachFaultActsOnWhatItNames) {
     std::strftime(buf, sizeof(buf), "%Y-%m-%d", std::gmtime(&t));
     return std::string(buf);
   }();
-  std::ifstream log(rig.agent_log(0));
-  std::string line, last;
-  while (std::getline(log, line)) {
-    if (!line.empty()) last = line;
-  }
-  EXPECT_NE(last.substr(0, 10), today) << "the agent's clock did not step: " << last;
+  // The dump's lines land a moment after the signal: read until they have.
+  std::string last;
+  const bool dumped = WaitFor(
+      [&] {
+        std::ifstream log(rig.agent_log(0));
+        for (std::string line; std::getline(log, line);) {
+          if (line.find("consul state:") != std::string::npos) last = line;
+        }
+        return !last.empty() && last.substr(0, 10) != today;
+      },
+      5s);
+  EXPECT_TRUE(dumped) << "the agent's clock did not step: " << last;
 
   // Killing the Consul leader elects another; it rejoins when restarted.
   std::optional<int> leader = rig.ConsulLeaderServer();

@@ -115,6 +115,20 @@ StatusOr<DeploymentExample> ReadDeploymentExample(DeploymentStyle style, int k,
   auto env = ReadEnvFile(source_dir / "examples/systemd/resec.env");
   if (!env.ok()) return env.status();
   DeploymentExample ex{.agent_env = std::move(*env), .redis_args = {}, .wait_until_ready = true};
+  // Redis' configuration fragment: each `directive value...` line becomes
+  // `--directive value...`, as redis-server takes on its command line.
+  const std::filesystem::path conf = source_dir / "examples/systemd/redis-resec.conf";
+  std::ifstream conf_in(conf);
+  if (!conf_in) return NotFound("cannot read " + conf.string());
+  for (std::string line; std::getline(conf_in, line);) {
+    line = Trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string directive;
+    words >> directive;
+    ex.redis_args.push_back("--" + directive);
+    for (std::string w; words >> w;) ex.redis_args.push_back(w);
+  }
   const std::filesystem::path unit = source_dir / "examples/systemd/resec.service";
   std::ifstream in(unit);
   if (!in) return NotFound("cannot read " + unit.string());

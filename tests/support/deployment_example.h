@@ -5,7 +5,9 @@
 //
 //   systemd: the agent's environment is examples/systemd/resec.env (the
 //     EnvironmentFile; KEY=VALUE lines, comments and blank lines ignored);
-//     Redis runs with its defaults (the example adds no redis setting). The
+//     Redis runs with its defaults plus examples/systemd/redis-resec.conf
+//     (the fragment the example has redis.conf include), each line passed
+//     as command-line arguments. The
 //     start order is resec.service's After= line: the agent starts once the
 //     units it names are ready (consul.service and redis-server.service are
 //     Type=notify: Consul is ready once it has joined the cluster, Redis once

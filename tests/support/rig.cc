@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -50,7 +51,9 @@ std::string InfoText(const std::map<std::string, std::string>& m, const std::str
   return it == m.end() ? "" : it->second;
 }
 
-std::map<std::string, std::string> ParseInfo(const std::string& text) {
+}  // namespace
+
+std::map<std::string, std::string> ParseInfoText(const std::string& text) {
   std::map<std::string, std::string> out;
   std::istringstream in(text);
   std::string line;
@@ -63,14 +66,15 @@ std::map<std::string, std::string> ParseInfo(const std::string& text) {
   return out;
 }
 
-}  // namespace
-
-Rig::Rig(RigOptions options) : options_(std::move(options)), dir_("rig") {
+Rig::Rig(RigOptions options) : options_(std::move(options)), dir_(options_.dir_tag) {
   if (options_.resec_bin.empty()) options_.resec_bin = ResecBinary();
 }
 
 Rig::~Rig() {
   for (Host& h : hosts_) h.agent.Kill();
+  for (Host& h : hosts_) {
+    for (Sidecar& s : h.sidecars) s.process.Kill();
+  }
   for (Host& h : hosts_) h.redis.Kill();
   for (Host& h : hosts_) h.consul.Kill();
   for (ChildProcess& s : servers_) s.Kill();
@@ -109,7 +113,7 @@ Status Rig::PrepareHosts() {
     }
     if (options_.announce_addr) h.env["ANNOUNCE_ADDR"] = host(k).ip + port;
     for (const auto& [key, value] : options_.agent_env) h.env[key] = value;
-    h.redis_args = ex->redis_args;
+    if (!options_.redis_defaults) h.redis_args = ex->redis_args;
     h.order = *ex;
     h.redis_args.insert(h.redis_args.end(), options_.redis_args.begin(), options_.redis_args.end());
     std::error_code ec;
@@ -150,13 +154,14 @@ Status Rig::StartServers() {
     if (Status st = StartConsulServer(i); !st.ok()) return st;
   }
   for (int i = 0; i < RigNetwork::kServers; ++i) {
-    if (Status st = WaitConsulLeader(server(i).ns, server(i).name, servers_[i], server_dir(i) / "consul.log",
-                                     kServersReadyTimeout);
-        !st.ok()) {
-      return st;
-    }
+    if (Status st = WaitConsulServer(i); !st.ok()) return st;
   }
   return Status::Ok();
+}
+
+Status Rig::WaitConsulServer(int i) {
+  return WaitConsulLeader(server(i).ns, server(i).name, servers_.at(i), server_dir(i) / "consul.log",
+                          kServersReadyTimeout);
 }
 
 Status Rig::StartConsulServer(int i) {
@@ -177,6 +182,7 @@ Status Rig::StartConsulServer(int i) {
   for (int j = 0; j < RigNetwork::kServers; ++j) {
     if (j != i) argv.push_back("-retry-join=" + server(j).ip);
   }
+  argv.insert(argv.end(), options_.consul_args.begin(), options_.consul_args.end());
   auto child = ChildProcess::Start(
       {.argv = RigNetwork::InMember(server(i), argv), .log_dir = server_dir(i), .log_name = "consul.log"});
   if (!child.ok()) return child.status();
@@ -198,6 +204,7 @@ Status Rig::SpawnConsulClient(int k) {
                                    "-log-level=info",
                                    "-hcl=disable_update_check = true"};
   for (int i = 0; i < RigNetwork::kServers; ++i) argv.push_back("-retry-join=" + server(i).ip);
+  argv.insert(argv.end(), options_.consul_args.begin(), options_.consul_args.end());
   auto child = ChildProcess::Start(
       {.argv = RigNetwork::InMember(host(k), argv), .log_dir = host_dir(k), .log_name = "consul.log"});
   if (!child.ok()) return child.status();
@@ -327,15 +334,28 @@ Status Rig::StartAgent(int k, const std::map<std::string, std::string>& extra_en
     env["ASAN_OPTIONS"] = std::string(asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "") +
                           "verify_asan_link_order=0";
   }
+  // The log is appended to across restarts: only what this start writes counts.
+  std::error_code ec;  // no log yet: the first start
+  const auto log_size = std::filesystem::file_size(agent_log(k), ec);
+  const size_t log_offset = ec ? 0 : static_cast<size_t>(log_size);
   auto child = ChildProcess::Start({.argv = RigNetwork::InMember(host(k), {options_.resec_bin}),
                                     .env = env,
                                     .log_dir = host_dir(k),
                                     .log_name = "resec.log"});
   if (!child.ok()) return child.status();
   h.agent = std::move(*child);
-  const bool state_server = env.contains("STATE_SERVER") && env.at("STATE_SERVER") == "true";
+  const std::string& ready_line = options_.agent_ready_log_line;
+  const bool state_server =
+      ready_line.empty() && env.contains("STATE_SERVER") && env.at("STATE_SERVER") == "true";
   const int port = StatePort(k);
-  const bool up = !state_server || WaitFor(
+  const bool logged = ready_line.empty() || WaitFor(
+                                                [&] {
+                                                  return !h.agent.Running() ||
+                                                         h.agent.ReadLog().find(ready_line, log_offset) !=
+                                                             std::string::npos;
+                                                },
+                                                kAgentReadyTimeout, milliseconds(20));
+  const bool up = logged && (!state_server || WaitFor(
                                        [&] {
                                          if (!h.agent.Running()) return true;
                                          auto r = InNetns(host(k).ns, [&] {
@@ -344,7 +364,7 @@ Status Rig::StartAgent(int k, const std::map<std::string, std::string>& extra_en
                                          });
                                          return r.ok() && r->status == 200;
                                        },
-                                       kAgentReadyTimeout, milliseconds(20));
+                                       kAgentReadyTimeout, milliseconds(20)));
   if (!h.agent.Running()) {
     const ExitStatus exit = h.agent.Wait(milliseconds(0)).value_or(ExitStatus{});
     return Unavailable(host(k).name + ": resec exited during start (" + exit.ToString() + "); log tail:\n" +
@@ -352,13 +372,25 @@ Status Rig::StartAgent(int k, const std::map<std::string, std::string>& extra_en
   }
   if (!up) {
     h.agent.Kill();
-    return Unavailable(host(k).name + ": resec's state server did not answer; log tail:\n" +
+    return Unavailable(host(k).name + (ready_line.empty() ? ": resec's state server did not answer"
+                                                          : ": resec did not log '" + ready_line + "'") +
+                       "; log tail:\n" +
                        TailFile(agent_log(k), 30));
   }
   return Status::Ok();
 }
 
 ExitStatus Rig::StopAgent(int k, milliseconds timeout) { return hosts_.at(k).agent.Stop(timeout); }
+
+ChildProcess& Rig::Process(int k, HostProcess which) {
+  Host& h = hosts_.at(k);
+  switch (which) {
+    case HostProcess::kConsul: return h.consul;
+    case HostProcess::kRedis: return h.redis;
+    case HostProcess::kAgent: return h.agent;
+  }
+  return h.agent;
+}
 
 Status Rig::StepAgentClock(int k, std::chrono::seconds offset) {
   if (!options_.faketime) return FailedPrecondition("the rig's agents do not run under faketime");
@@ -399,16 +431,69 @@ Status Rig::StartHost(int k, const RedisStart& how) {
   if (order.wait_until_ready && order.agent_after_consul) {
     if (Status st = WaitConsulClient(k); !st.ok()) return st;
   }
-  if (Status st = StartAgent(k); !st.ok()) return st;
+  if (options_.start_agents) {
+    if (Status st = StartAgent(k); !st.ok()) return st;
+  }
   if (Status st = WaitRedis(k, how.wait_loaded); !st.ok()) return st;
-  return WaitConsulClient(k);
+  if (Status st = WaitConsulClient(k); !st.ok()) return st;
+  for (Sidecar& s : hosts_.at(k).sidecars) {
+    if (Status st = SpawnSidecar(k, s); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+std::vector<ChildProcess*> Rig::Host::Processes() {
+  std::vector<ChildProcess*> out;
+  // A handle that never held a process (no agent with start_agents = false)
+  // is no process of the host.
+  for (ChildProcess* p : {&agent, &redis, &consul}) {
+    if (p->pid() > 0) out.push_back(p);
+  }
+  for (Sidecar& s : sidecars) out.push_back(&s.process);
+  return out;
+}
+
+Status Rig::SpawnSidecar(int k, Sidecar& s) {
+  if (s.process.Running()) return FailedPrecondition(host(k).name + ": " + s.name + " already running");
+  auto child = ChildProcess::Start(
+      {.argv = RigNetwork::InMember(host(k), s.argv), .log_dir = host_dir(k), .log_name = s.name + ".log"});
+  if (!child.ok()) return child.status();
+  s.process = std::move(*child);
+  return Status::Ok();
+}
+
+Status Rig::AddSidecar(int k, const std::string& name, std::vector<std::string> argv) {
+  if (FindSidecar(k, name) != nullptr) return FailedPrecondition(host(k).name + ": sidecar " + name + " exists");
+  Host& h = hosts_.at(k);
+  h.sidecars.push_back({.name = name, .argv = std::move(argv), .process = {}});
+  logs_.Add(host(k).name + " " + name, host_dir(k) / (name + ".log"));
+  return SpawnSidecar(k, h.sidecars.back());
+}
+
+Rig::Sidecar* Rig::FindSidecar(int k, const std::string& name) {
+  for (Sidecar& s : hosts_.at(k).sidecars) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+bool Rig::SidecarRunning(int k, const std::string& name) {
+  Sidecar* s = FindSidecar(k, name);
+  return s != nullptr && s->process.Running();
+}
+
+bool Rig::SidecarPaused(int k, const std::string& name) const {
+  for (const Sidecar& s : hosts_.at(k).sidecars) {
+    if (s.name == name) return s.process.paused();
+  }
+  return false;
 }
 
 void Rig::CrashHost(int k) {
   Host& h = hosts_.at(k);
   // Every signal first, then the reaping: the processes die together.
-  for (ChildProcess* p : {&h.agent, &h.redis, &h.consul}) p->Signal(SIGKILL);
-  for (ChildProcess* p : {&h.agent, &h.redis, &h.consul}) p->Kill();
+  for (ChildProcess* p : h.Processes()) p->Signal(SIGKILL);
+  for (ChildProcess* p : h.Processes()) p->Kill();
 }
 
 Status Rig::RestartHost(int k, const RedisStart& how) {
@@ -418,8 +503,8 @@ Status Rig::RestartHost(int k, const RedisStart& how) {
 
 Status Rig::FreezeHost(int k) {
   Host& h = hosts_.at(k);
-  for (ChildProcess* p : {&h.agent, &h.redis, &h.consul}) p->Signal(SIGSTOP);
-  for (ChildProcess* p : {&h.agent, &h.redis, &h.consul}) {
+  for (ChildProcess* p : h.Processes()) p->Signal(SIGSTOP);
+  for (ChildProcess* p : h.Processes()) {
     if (!p->Pause()) return Unavailable(host(k).name + ": a process exited instead of stopping");
   }
   return Status::Ok();
@@ -427,7 +512,9 @@ Status Rig::FreezeHost(int k) {
 
 void Rig::ThawHost(int k) {
   Host& h = hosts_.at(k);
-  for (ChildProcess* p : {&h.consul, &h.redis, &h.agent}) p->Resume();
+  // The reverse of the freeze: the agent last.
+  std::vector<ChildProcess*> all = h.Processes();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) (*it)->Resume();
 }
 
 // ------------------------------------------------------------------ observation
@@ -438,13 +525,19 @@ StatusOr<std::string> Rig::Redis(int k, const std::vector<std::string>& argv, mi
 
 std::map<std::string, std::string> Rig::Info(int k, const std::string& section) const {
   auto r = Redis(k, {"INFO", section}, kObserveTimeout);
-  return r.ok() ? ParseInfo(*r) : std::map<std::string, std::string>{};
+  return r.ok() ? ParseInfoText(*r) : std::map<std::string, std::string>{};
 }
 
 StatusOr<HttpReply> Rig::ConsulServerHttp(int i, const std::string& method, const std::string& path,
                                           const std::string& body) const {
   return InNetns(server(i).ns, [&] {
     return HttpCall(method, "127.0.0.1", kConsulHttpPort, path, body, {}, kObserveTimeout);
+  });
+}
+
+StatusOr<HttpReply> Rig::ConsulClientHttp(int k, const std::string& method, const std::string& path) const {
+  return InNetns(host(k).ns, [&] {
+    return HttpCall(method, "127.0.0.1", kConsulHttpPort, path, "", {}, kObserveTimeout);
   });
 }
 
@@ -471,16 +564,18 @@ int Rig::HostOf(const std::string& name) const {
   return -1;
 }
 
-std::optional<int> Rig::Converged(std::string* why) const {
+std::optional<int> Rig::RedisConverged(std::string* why, const std::vector<int>& down) const {
   auto fail = [&](std::string reason) -> std::optional<int> {
     if (why != nullptr) *why = std::move(reason);
     return std::nullopt;
   };
-  std::vector<std::map<std::string, std::string>> info;
+  auto is_down = [&](int k) { return std::find(down.begin(), down.end(), k) != down.end(); };
+  std::vector<std::map<std::string, std::string>> info(static_cast<size_t>(hosts()));
   std::optional<int> master;
   for (int k = 0; k < hosts(); ++k) {
-    info.push_back(Info(k, "replication"));
-    const std::string role = InfoText(info.back(), "role");
+    if (is_down(k)) continue;
+    info[k] = Info(k, "replication");
+    const std::string role = InfoText(info[k], "role");
     if (role.empty()) return fail(host(k).name + ": Redis does not answer");
     if (role == "master") {
       if (master) return fail("two Redis masters: " + host(*master).name + " and " + host(k).name);
@@ -489,13 +584,23 @@ std::optional<int> Rig::Converged(std::string* why) const {
   }
   if (!master) return fail("no Redis master");
   for (int k = 0; k < hosts(); ++k) {
-    if (k == *master) continue;
+    if (k == *master || is_down(k)) continue;
     const std::string upstream = InfoText(info[k], "master_host");
     if (HostOf(upstream) != *master || InfoText(info[k], "master_link_status") != "up") {
       return fail(host(k).name + " replicates " + upstream + " (link " + InfoText(info[k], "master_link_status") +
                   "), not " + host(*master).name);
     }
   }
+  return master;
+}
+
+std::optional<int> Rig::Converged(std::string* why, const std::vector<int>& down) const {
+  auto fail = [&](std::string reason) -> std::optional<int> {
+    if (why != nullptr) *why = std::move(reason);
+    return std::nullopt;
+  };
+  const std::optional<int> master = RedisConverged(why, down);
+  if (!master) return std::nullopt;
   auto masters = Service("redis-master");
   auto slaves = Service("redis-slave");
   if (!masters.ok()) return fail("catalog: " + masters.status().message());
@@ -513,6 +618,7 @@ std::optional<int> Rig::Converged(std::string* why) const {
   }
   for (int k = 0; k < hosts(); ++k) {
     const bool listed = std::count(passing_slaves.begin(), passing_slaves.end(), k) == 1;
+    if (std::find(down.begin(), down.end(), k) != down.end()) continue;
     if (k != *master && !listed) return fail(host(k).name + " is not listed once as a passing slave");
     if (k == *master && std::count(passing_slaves.begin(), passing_slaves.end(), k) > 0) {
       return fail(host(k).name + " is listed as master and slave");

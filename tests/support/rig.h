@@ -75,18 +75,41 @@ struct RigOptions {
   std::map<std::string, std::string> agent_env = {};
   // Appended to every redis-server command line.
   std::vector<std::string> redis_args = {};
+  // Redis with its defaults only, without the example's Redis settings (a
+  // deployment that skipped them; the yardsticks, which have none).
+  bool redis_defaults = false;
   // The agent binary: "" means $RESEC_BIN, else the build's resec. Another
   // agent (the Go resec, for benchmarks) works if it takes the same settings.
   std::string resec_bin = {};
   bool start_agents = true;
   // Agents run under libfaketime (Debian's faketime) so StepAgentClock works.
-  // libfaketime 0.9.10 fakes CLOCK_MONOTONIC like CLOCK_REALTIME (the agent's
-  // steady_clock reads realtime plus the offset and steps with it, even
-  // backwards); faketime_monotonic = false sets DONT_FAKE_MONOTONIC=1 so
-  // only the wall clock steps.
+  // Only the wall clock steps by default: libfaketime 0.9.10 fakes
+  // CLOCK_MONOTONIC as realtime plus the offset for clock_gettime, but does
+  // not wrap pthread_cond_clockwait, which std::condition_variable's timed
+  // waits use; their steady_clock deadlines (about 1.8e9 s) then never come,
+  // and an agent's timed sleep (a watch's backoff) never ends.
+  // faketime_monotonic = true fakes the monotonic clock anyway (the agent's
+  // steady_clock reads steps, even backwards), for tests that only read it.
   bool faketime = false;
-  bool faketime_monotonic = true;
+  bool faketime_monotonic = false;
+  // Names the run directory ($TMPDIR/resec-<test>-<dir_tag>-XXXXXX), so a
+  // kept directory says which harness made it (the chaos runner: its seed).
+  std::string dir_tag = "rig";
+  // Appended to every Consul agent's command line, servers and clients (the
+  // benchmarks turn on Prometheus telemetry to read Consul's own counters).
+  std::vector<std::string> consul_args = {};
+  // For an agent without a state server (the Go resec): a line it logs once
+  // it is up, which StartAgent waits for instead of GET /state.
+  std::string agent_ready_log_line = {};
 };
+
+// INFO's text as key -> value (section headers and blank lines skipped), for
+// harnesses that keep their own connection to a host's Redis.
+std::map<std::string, std::string> ParseInfoText(const std::string& text);
+
+// One of a host's processes, for the harnesses that watch or signal them
+// directly (Rig::Process).
+enum class HostProcess { kConsul, kRedis, kAgent };
 
 // How Redis (re)starts.
 struct RedisStart {
@@ -139,8 +162,17 @@ class Rig {
   Status StartRedis(int k, const RedisStart& how = {});
   Status StartAgent(int k, const std::map<std::string, std::string>& extra_env = {});
   // A booting host: the Consul client and Redis side by side, then resec in
-  // the example's order (see above). Returns once all three answer.
+  // the example's order (see above; not with start_agents = false), then its
+  // sidecars. Returns once all of them answer.
   Status StartHost(int k, const RedisStart& how = {});
+  // A further process of host k, started in its namespace with its hosts
+  // file (a Redis Sentinel, for the benchmarks): part of the host for
+  // CrashHost, FreezeHost, ThawHost and StartHost (which starts it again
+  // with the same argv). Returns once it runs; whether it answers is the
+  // caller's to check.
+  Status AddSidecar(int k, const std::string& name, std::vector<std::string> argv);
+  bool SidecarRunning(int k, const std::string& name);
+  bool SidecarPaused(int k, const std::string& name) const;
 
   // ---- Faults.
   // SIGKILL every process of the host at once, its Consul client included.
@@ -158,6 +190,10 @@ class Rig {
   Status DropTo(int k, const std::string& peer_ip) { return net_->DropTo(host(k), peer_ip); }
   Status ClearDrops(int k) { return net_->ClearDrops(host(k)); }
   bool FreezeAgent(int k) { return hosts_.at(k).agent.Pause(); }
+  // Any signal to the agent, without waiting (SIGTERM: a switchover that
+  // the caller follows); false when it is not running.
+  bool SignalAgent(int k, int sig) { return hosts_.at(k).agent.Signal(sig); }
+  bool AgentRunning(int k) { return hosts_.at(k).agent.Running(); }
   bool ThawAgent(int k) { return hosts_.at(k).agent.Resume(); }
   // SIGTERM (a planned stop: the agent hands over and exits); SIGKILL after
   // `timeout`.
@@ -171,13 +207,25 @@ class Rig {
   // crash of the client (SIGKILL), then a start.
   Status RestartConsulClient(int k, bool graceful = true);
   void KillConsulServer(int i) { servers_.at(i).Kill(); }
+  // SIGTERM (`systemctl restart consul` on a server), SIGKILL after `timeout`.
+  ExitStatus StopConsulServer(int i, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return servers_.at(i).Stop(timeout);
+  }
   Status StartConsulServer(int i);
+  // Waits until server i runs and knows a Raft leader.
+  Status WaitConsulServer(int i);
   // The server that leads Raft, per any server that answers.
   std::optional<int> ConsulLeaderServer() const;
   // Moves host k's agent clock to `offset` from real time (the wall clock,
   // and the monotonic one unless RigOptions::faketime_monotonic is false);
   // the agent sees it at its next clock read. Requires RigOptions::faketime.
   Status StepAgentClock(int k, std::chrono::seconds offset);
+  // The handle of one of host k's processes / of server i's, for what the
+  // methods above do not cover: whether it still runs (Running(), Wait()),
+  // a graceful stop (Stop(): SIGTERM, as systemctl stop), another signal.
+  // A process stopped through it is started again with the Start* methods.
+  ChildProcess& Process(int k, HostProcess which);
+  ChildProcess& ServerProcess(int i) { return servers_.at(i); }
   // SIGUSR1: the agent logs its Consul and Redis state.
   bool DumpAgentState(int k) { return hosts_.at(k).agent.Signal(SIGUSR1); }
   // `resec <args>` run inside host k's namespace with its agent's settings,
@@ -191,6 +239,8 @@ class Rig {
   std::map<std::string, std::string> Info(int k, const std::string& section) const;
   StatusOr<HttpReply> ConsulServerHttp(int i, const std::string& method, const std::string& path,
                                        const std::string& body = "") const;
+  // Host k's Consul client agent, over the host's loopback.
+  StatusOr<HttpReply> ConsulClientHttp(int k, const std::string& method, const std::string& path) const;
   // GET from the first server that answers 200.
   StatusOr<HttpReply> ConsulGet(const std::string& path) const;
   // Every instance of `service` (redis-master, redis-slave) with its health.
@@ -200,8 +250,12 @@ class Rig {
   // One Redis master, every other Redis replicating it with its link up,
   // exactly one passing master instance in Consul on the master's host and
   // one passing slave instance on each other host. The master's index, or
-  // nullopt with *why.
-  std::optional<int> Converged(std::string* why = nullptr) const;
+  // nullopt with *why. Hosts in `down` (crashed, frozen or cut off: out of
+  // the group for now) are left out, except that a passing master instance
+  // on one still counts against convergence: clients would follow it.
+  std::optional<int> Converged(std::string* why = nullptr, const std::vector<int>& down = {}) const;
+  // The Redis half of Converged: the master's index, or nullopt with *why.
+  std::optional<int> RedisConverged(std::string* why = nullptr, const std::vector<int>& down = {}) const;
   std::optional<int> WaitConverged(std::chrono::milliseconds timeout, std::string* why = nullptr) const;
 
   // ---- Data.
@@ -224,18 +278,29 @@ class Rig {
   std::vector<Endpoint> ServerEndpoints() const;
 
  private:
+  struct Sidecar {
+    std::string name;
+    std::vector<std::string> argv;
+    ChildProcess process;
+  };
   struct Host {
     std::map<std::string, std::string> env;
     std::vector<std::string> redis_args;  // the example's and the options'
     DeploymentExample order;              // its start-order fields
     ChildProcess consul;
     ChildProcess redis;
+    std::vector<Sidecar> sidecars;
     ChildProcess agent;  // last: destroyed first
+    // Every process the host has started, the agent first (the order faults
+    // use).
+    std::vector<ChildProcess*> Processes();
   };
 
   std::filesystem::path host_dir(int k) const { return dir_.path() / host(k).name; }
   std::filesystem::path server_dir(int i) const { return dir_.path() / server(i).name; }
   Status StartServers();
+  Status SpawnSidecar(int k, Sidecar& s);
+  Sidecar* FindSidecar(int k, const std::string& name);
   Status PrepareHosts();
   Status SpawnConsulClient(int k);
   Status WaitConsulClient(int k);

@@ -58,11 +58,82 @@ class ConsulRotation {
 }  // namespace
 
 // ---------------------------------------------------------------------------
+// ConsulMasterSource
+
+namespace {
+
+class ConsulMasterSource : public MasterSource {
+ public:
+  ConsulMasterSource(std::vector<Endpoint> consul, std::map<std::string, std::string> hosts)
+      : consul_(std::move(consul)), hosts_(std::move(hosts)), servers_(consul_) {}
+
+  std::optional<Address> Next(const std::stop_token& stop) override {
+    const Endpoint* consul = servers_.Current();
+    if (consul == nullptr) {
+      SleepUntil(stop, Clock::now() + milliseconds(1000));  // cannot enter its namespace: nothing to ask
+      return std::nullopt;
+    }
+    std::string path = "/v1/health/service/redis-master?passing";
+    // wait=1s keeps Stop() prompt; the read timeout allows Consul's jitter
+    // (wait/16) and a slow answer from a server that lost its leader.
+    if (index_ > 0) path += "&index=" + std::to_string(index_) + "&wait=1s";
+    const auto start = Clock::now();
+    auto r = testing::HttpCall("GET", consul->host, consul->port, path, "", {}, milliseconds(2500));
+    if (!r.ok() || r->status != 200) {
+      // This server is down, cut off or without a leader: a client with
+      // several servers configured moves on to the next.
+      servers_.Next();
+      index_ = 0;
+      SleepUntil(stop, Clock::now() + milliseconds(50));
+      return std::nullopt;
+    }
+    uint64_t next = 0;
+    if (auto it = r->headers.find("X-Consul-Index"); it != r->headers.end()) {
+      next = std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+    std::optional<Address> out;
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (j.is_array() && !j.empty() && j[0].is_object()) {
+      try {
+        // Several passing masters: a client takes the first, so do we.
+        std::string addr = j[0].at("Service").value("Address", "");
+        if (addr.empty()) addr = j[0].at("Node").value("Address", "");
+        if (auto h = hosts_.find(addr); h != hosts_.end()) addr = h->second;
+        out = Address{addr, j[0].at("Service").value("Port", 0)};
+      } catch (const nlohmann::json::exception&) {
+        // A malformed entry: keep the master we know.
+      }
+    }
+    // Never send an index below 1 or one that went backwards (Consul's rules).
+    const bool same = next == index_;
+    index_ = next < index_ ? 0 : next;
+    if (same && Clock::now() - start < milliseconds(10)) SleepUntil(stop, Clock::now() + milliseconds(10));
+    return out;
+  }
+
+ private:
+  const std::vector<Endpoint> consul_;
+  const std::map<std::string, std::string> hosts_;
+  ConsulRotation servers_;  // refers to consul_
+  uint64_t index_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<MasterSource> MakeConsulMasterSource(std::vector<Endpoint> consul,
+                                                     std::map<std::string, std::string> hosts) {
+  return std::make_unique<ConsulMasterSource>(std::move(consul), std::move(hosts));
+}
+
+// ---------------------------------------------------------------------------
 // Writer
 
 Writer::Writer(std::vector<Endpoint> consul, std::vector<std::string> node_addrs, Clock::time_point origin,
                std::map<std::string, std::string> hosts)
-    : consul_(std::move(consul)), node_addrs_(std::move(node_addrs)), origin_(origin), hosts_(std::move(hosts)) {
+    : Writer(MakeConsulMasterSource(std::move(consul), std::move(hosts)), std::move(node_addrs), origin) {}
+
+Writer::Writer(std::unique_ptr<MasterSource> source, std::vector<std::string> node_addrs, Clock::time_point origin)
+    : source_(std::move(source)), node_addrs_(std::move(node_addrs)), origin_(origin) {
   records_.reserve(1 << 20);
 }
 
@@ -81,48 +152,12 @@ void Writer::Stop() {
 }
 
 void Writer::DiscoverLoop(std::stop_token stop) {
-  ConsulRotation servers(consul_);
-  uint64_t index = 0;
   while (!stop.stop_requested()) {
-    const Endpoint* consul = servers.Current();
-    if (consul == nullptr) return;
-    std::string path = "/v1/health/service/redis-master?passing";
-    // wait=1s keeps Stop() prompt; the read timeout allows Consul's jitter
-    // (wait/16) and a slow answer from a server that lost its leader.
-    if (index > 0) path += "&index=" + std::to_string(index) + "&wait=1s";
-    const auto start = Clock::now();
-    auto r = testing::HttpCall("GET", consul->host, consul->port, path, "", {}, milliseconds(2500));
-    if (!r.ok() || r->status != 200) {
-      // This server is down, cut off or without a leader: a client with
-      // several servers configured moves on to the next.
-      servers.Next();
-      index = 0;
-      SleepUntil(stop, Clock::now() + milliseconds(50));
-      continue;
+    if (std::optional<MasterSource::Address> a = source_->Next(stop)) {
+      MutexLock lock(mu_);
+      target_host_ = a->host;
+      target_port_ = a->port;
     }
-    uint64_t next = 0;
-    if (auto it = r->headers.find("X-Consul-Index"); it != r->headers.end()) {
-      next = std::strtoull(it->second.c_str(), nullptr, 10);
-    }
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
-    if (j.is_array() && !j.empty() && j[0].is_object()) {
-      try {
-        // Several passing masters: a client takes the first, so do we.
-        std::string addr = j[0].at("Service").value("Address", "");
-        if (addr.empty()) addr = j[0].at("Node").value("Address", "");
-        if (auto h = hosts_.find(addr); h != hosts_.end()) addr = h->second;
-        const int p = j[0].at("Service").value("Port", 0);
-        MutexLock lock(mu_);
-        target_host_ = addr;
-        target_port_ = p;
-      } catch (const nlohmann::json::exception&) {
-        // A malformed entry: keep the master we know.
-      }
-    }
-    // Never send an index below 1 or one that went backwards (Consul's rules).
-    const bool same = next == index;
-    index = next < index ? 0 : next;
-    if (same && Clock::now() - start < milliseconds(10)) SleepUntil(stop, Clock::now() + milliseconds(10));
   }
 }
 
@@ -159,6 +194,7 @@ void Writer::WriteLoop(std::stop_token stop) {
     const int64_t seq = seq_.load() + 1;
     Record rec{};
     rec.sent_ms = static_cast<int32_t>(std::chrono::duration_cast<milliseconds>(Clock::now() - origin_).count());
+    rec.ack_ms = -1;
     rec.tag = tag_.load();
     rec.node = static_cast<int8_t>(conn_node);
     {
@@ -168,9 +204,11 @@ void Writer::WriteLoop(std::stop_token stop) {
       seq_.store(seq);
     }
     uint8_t flags = 0;
+    int32_t ack_ms = -1;
     ReplyPtr r = conn->Command({"RPUSH", kSeqKey, std::to_string(seq)});
     if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
       flags |= 1;
+      ack_ms = static_cast<int32_t>(std::chrono::duration_cast<milliseconds>(Clock::now() - origin_).count());
       ReplyPtr w = conn->Command({"WAIT", std::to_string(kWaitReplicas), std::to_string(kWaitTimeoutMs)});
       if (w != nullptr && w->type == REDIS_REPLY_INTEGER) {
         if (w->integer >= kWaitReplicas) flags |= 2;
@@ -182,6 +220,7 @@ void Writer::WriteLoop(std::stop_token stop) {
     }
     MutexLock lock(mu_);
     records_[static_cast<size_t>(seq - 1)].flags = flags;
+    records_[static_cast<size_t>(seq - 1)].ack_ms = ack_ms;
   }
 }
 
@@ -192,6 +231,7 @@ Writer::Write Writer::Get(int64_t seq) const {
   if (seq < 1 || seq > static_cast<int64_t>(records_.size())) return w;
   const Record& r = records_[static_cast<size_t>(seq - 1)];
   w.sent_ms = r.sent_ms;
+  w.ack_ms = r.ack_ms;
   w.node = r.node;
   w.tag = r.tag;
   w.acked = (r.flags & 1) != 0;
@@ -207,6 +247,16 @@ std::vector<int64_t> Writer::WaitAckedIn(int64_t after, int64_t upto) const {
     if ((records_[static_cast<size_t>(s - 1)].flags & 2) != 0) out.push_back(s);
   }
   return out;
+}
+
+bool Writer::LaterWaitAckedTo(int64_t seq, int node, int64_t sent_before_ms) const {
+  MutexLock lock(mu_);
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(seq, 0)); i < records_.size(); ++i) {
+    const Record& r = records_[i];
+    if (r.sent_ms >= sent_before_ms) break;
+    if (r.node == node && (r.flags & 2) != 0) return true;
+  }
+  return false;
 }
 
 std::map<int, WriteCounts> Writer::CountsByTag() const {
@@ -283,6 +333,7 @@ void Prober::ProbeLoop(std::stop_token stop, int node) {
     SleepUntil(stop, RoundTime(k));
     if (stop.stop_requested()) break;
     bool ok = false;
+    const auto sent = Clock::now();
     if (conn == nullptr) conn = RedisConn::Connect(host, port, timeout_, timeout_);
     if (conn != nullptr) {
       ReplyPtr r = conn->Command({"SET", key, std::to_string(k)});
@@ -296,6 +347,7 @@ void Prober::ProbeLoop(std::stop_token stop, int node) {
     if (ok) {
       MutexLock lock(mu_);
       accepted_[k] |= 1u << node;
+      accept_times_[k][node] = {sent, now};
       last_accepted_[static_cast<size_t>(node)] = now;
     }
     // A probe that outlasted its round skips the rounds it overlapped: the
@@ -317,6 +369,10 @@ std::vector<Prober::Round> Prober::TakeRounds() {
     if (auto it = accepted_.find(k); it != accepted_.end()) {
       r.accepted = it->second;
       accepted_.erase(it);
+    }
+    if (auto it = accept_times_.find(k); it != accept_times_.end()) {
+      r.when = std::move(it->second);
+      accept_times_.erase(it);
     }
     out.push_back(r);
   }
@@ -407,18 +463,18 @@ void PassingProbe::Loop(std::stop_token stop) {
     for (const auto& e : j) {
       s.nodes.push_back(e.is_object() && e.contains("Node") ? e["Node"].value("Node", "?") : "?");
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     samples_.push_back(std::move(s));
   }
 }
 
 std::vector<PassingProbe::Sample> PassingProbe::Samples() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return samples_;
 }
 
 milliseconds PassingProbe::LongestAtLeast(size_t n, std::string* nodes) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   milliseconds best{0};
   for (size_t i = 0; i < samples_.size(); ++i) {
     if (samples_[i].nodes.size() < n) continue;
@@ -445,32 +501,8 @@ milliseconds PassingProbe::LongestAtLeast(size_t n, std::string* nodes) const {
 // ---------------------------------------------------------------------------
 // LockWatcher
 
-namespace {
-
-std::string Base64Decode(const std::string& in) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const auto v = kAlphabet.find(c);
-    if (v == std::string_view::npos) continue;  // '=' padding, whitespace
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-LockWatcher::LockWatcher(std::vector<Endpoint> consul, std::string key,
-                         std::vector<std::pair<std::string, int>> node_addrs)
-    : consul_(std::move(consul)), key_(std::move(key)), node_addrs_(std::move(node_addrs)) {}
+LockWatcher::LockWatcher(std::vector<Endpoint> consul, std::string key, std::vector<std::string> node_names)
+    : consul_(std::move(consul)), key_(std::move(key)), node_names_(std::move(node_names)) {}
 
 LockWatcher::~LockWatcher() { Stop(); }
 
@@ -484,6 +516,8 @@ void LockWatcher::Stop() { thread_ = std::jthread(); }
 void LockWatcher::Loop(std::stop_token stop) {
   ConsulRotation servers(consul_);
   uint64_t index = 0;
+  // A session's node never changes: each is looked up once.
+  std::map<std::string, int> node_of_session;
   while (!stop.stop_requested()) {
     const Endpoint* consul = servers.Current();
     if (consul == nullptr) return;
@@ -502,22 +536,38 @@ void LockWatcher::Loop(std::stop_token stop) {
       next = std::strtoull(it->second.c_str(), nullptr, 10);
     }
     int holder = -1;
+    std::string session;
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (r->status == 200 && j.is_array() && !j.empty() && j[0].is_object() && j[0].contains("Session") &&
-        j[0]["Session"].is_string() && j[0].contains("Value") && j[0]["Value"].is_string()) {
-      auto value = nlohmann::json::parse(Base64Decode(j[0]["Value"].get<std::string>()), nullptr, false);
-      const std::string addr = value.is_object() ? value.value("address", "") : "";
-      const int port = value.is_object() ? value.value("port", 0) : 0;
-      for (size_t i = 0; i < node_addrs_.size(); ++i) {
-        // An empty address is a loopback announce: the port alone names it.
-        if ((addr.empty() || node_addrs_[i].first == addr) && node_addrs_[i].second == port) {
-          holder = static_cast<int>(i);
+        j[0]["Session"].is_string()) {
+      session = j[0]["Session"].get<std::string>();
+      auto known = node_of_session.find(session);
+      if (known == node_of_session.end()) {
+        auto info = testing::HttpCall("GET", consul->host, consul->port, "/v1/session/info/" + session, "", {},
+                                      milliseconds(1000));
+        auto ij = info.ok() && info->status == 200 ? nlohmann::json::parse(info->body, nullptr, false)
+                                                   : nlohmann::json();
+        if (ij.is_array() && !ij.empty() && ij[0].is_object()) {
+          const std::string node = ij[0].value("Node", "");
+          int found = -1;
+          for (size_t i = 0; i < node_names_.size(); ++i) {
+            if (node_names_[i] == node) found = static_cast<int>(i);
+          }
+          known = node_of_session.emplace(session, found).first;
         }
       }
+      // A session that could not be looked up (its server just failed) is
+      // retried with the next answer; until then the holder is unknown.
+      if (known == node_of_session.end()) {
+        servers.Next();
+        index = 0;
+        continue;
+      }
+      holder = known->second;
     }
     {
       MutexLock lock(mu_);
-      if (changes_.empty() || changes_.back().second != holder) changes_.emplace_back(now, holder);
+      if (changes_.empty() || changes_.back().session != session) changes_.push_back({now, holder, session});
     }
     const bool same = next == index;
     index = next < index ? 0 : next;
@@ -528,9 +578,19 @@ void LockWatcher::Loop(std::stop_token stop) {
 std::optional<int> LockWatcher::HolderAt(Clock::time_point t) const {
   MutexLock lock(mu_);
   std::optional<int> out;
-  for (const auto& [when, holder] : changes_) {
-    if (when > t) break;
-    out = holder;
+  for (const Change& c : changes_) {
+    if (c.at > t) break;
+    out = c.holder;
+  }
+  return out;
+}
+
+std::optional<Clock::time_point> LockWatcher::HeldSince(Clock::time_point t) const {
+  MutexLock lock(mu_);
+  std::optional<Clock::time_point> out;
+  for (const Change& c : changes_) {
+    if (c.at > t) break;
+    out = c.session.empty() ? std::nullopt : std::optional<Clock::time_point>(c.at);
   }
   return out;
 }

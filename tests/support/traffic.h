@@ -1,11 +1,12 @@
 // The clients of the namespaced harnesses (the chaos runner, the
 // production-topology rig), each on threads of its own:
 //
-// Writer: the benchmark's writer (bench/writer.h) for a group on real
-// addresses. One thread follows the master service with blocking health
-// queries (`/v1/health/service/redis-master?passing`) against one Consul
-// agent, moving to the next when it fails, as a client configured with the
-// three servers would; another sends `RPUSH <key> <n>` every 2 ms to the
+// Writer: the one writer of the benchmarks, the chaos runner and the rig
+// tests, for a group on real addresses. One thread follows a MasterSource
+// (by default the master service, with blocking health queries
+// (`/v1/health/service/redis-master?passing`) against one Consul agent,
+// moving to the next when it fails, as a client configured with the three
+// servers would; the benchmark's Sentinel client asks sentinels); another sends `RPUSH <key> <n>` every 2 ms to the
 // address it last heard of and, when acknowledged, `WAIT 1 100`
 // ("WAIT-acknowledged" when a replica has it). It uses the group's network
 // only: a node that is cut off is out of its reach, as for a real client.
@@ -41,10 +42,16 @@ namespace resec::testing {
 
 using Clock = std::chrono::steady_clock;
 
-// The benchmark's write cadence, client timeouts and WAIT (bench/settings.h).
+// The writer sends one write every 2 ms: fine enough to resolve a failover
+// to a few milliseconds, light enough not to load a 2-core machine.
 inline constexpr std::chrono::milliseconds kWriteInterval{2};
+// Connect timeout: a live server accepts within a millisecond; 100 ms only
+// bounds the cost of a SIGSTOPped one (the kernel still accepts).
 inline constexpr std::chrono::milliseconds kClientConnectTimeout{100};
+// Reply timeout: above WAIT's own 100 ms budget, so a WAIT that times out
+// inside Redis still answers, while a frozen master costs at most 250 ms.
 inline constexpr std::chrono::milliseconds kClientReplyTimeout{250};
+// WAIT numreplicas timeout: one replica, 100 ms (`WAIT 1 100`).
 inline constexpr int kWaitReplicas = 1;
 inline constexpr int kWaitTimeoutMs = 100;
 inline constexpr char kSeqKey[] = "writer:seq";
@@ -57,6 +64,26 @@ struct Endpoint {
   int port = 0;
   std::string netns = {};
 };
+
+// Where a client learns the master's address; Next() is called in a loop
+// from the writer's discovery thread and may block (a long poll), but must
+// return within a few seconds of `stop` being requested.
+class MasterSource {
+ public:
+  struct Address {
+    std::string host;
+    int port = 0;
+  };
+  virtual ~MasterSource() = default;
+  // The master the system names now, or nullopt when it names none or cannot
+  // be asked (the writer then keeps the one it has).
+  virtual std::optional<Address> Next(const std::stop_token& stop) = 0;
+};
+
+// The Consul way: blocking queries on the passing master service; a
+// registered host name is mapped with `hosts`.
+std::unique_ptr<MasterSource> MakeConsulMasterSource(std::vector<Endpoint> consul,
+                                                     std::map<std::string, std::string> hosts = {});
 
 struct WriteCounts {
   int64_t writes = 0;
@@ -71,6 +98,7 @@ class Writer {
   // address they stand for, as a client's resolver would map them.
   Writer(std::vector<Endpoint> consul, std::vector<std::string> node_addrs, Clock::time_point origin,
          std::map<std::string, std::string> hosts = {});
+  Writer(std::unique_ptr<MasterSource> source, std::vector<std::string> node_addrs, Clock::time_point origin);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -84,6 +112,7 @@ class Writer {
   struct Write {
     int64_t seq = 0;
     int64_t sent_ms = 0;  // since the origin
+    int64_t ack_ms = -1;  // when it was acknowledged, since the origin; -1: not acknowledged
     int node = -1;        // where it was sent
     int tag = 0;
     bool acked = false;
@@ -92,6 +121,9 @@ class Writer {
   Write Get(int64_t seq) const EXCLUDES(mu_);
   // WAIT-acknowledged writes with after < seq <= upto.
   std::vector<int64_t> WaitAckedIn(int64_t after, int64_t upto) const EXCLUDES(mu_);
+  // Whether a write after seq, sent to node before sent_before_ms, was
+  // WAIT-acknowledged: then a replica held seq too (one ordered stream).
+  bool LaterWaitAckedTo(int64_t seq, int node, int64_t sent_before_ms) const EXCLUDES(mu_);
   std::map<int, WriteCounts> CountsByTag() const EXCLUDES(mu_);
   WriteCounts Totals() const;
   // "10.213.7.12:6379" or "(none)": where writes go now.
@@ -100,6 +132,7 @@ class Writer {
  private:
   struct Record {
     int32_t sent_ms;
+    int32_t ack_ms;  // -1 until acknowledged
     int32_t tag;
     int8_t node;
     uint8_t flags;  // 1 acked, 2 WAIT-acked
@@ -107,10 +140,9 @@ class Writer {
   void DiscoverLoop(std::stop_token stop) EXCLUDES(mu_);
   void WriteLoop(std::stop_token stop) EXCLUDES(mu_);
 
-  const std::vector<Endpoint> consul_;
+  const std::unique_ptr<MasterSource> source_;
   const std::vector<std::string> node_addrs_;
   const Clock::time_point origin_;
-  const std::map<std::string, std::string> hosts_;
   std::atomic<int> tag_{0};
   std::atomic<int64_t> seq_{0};
   mutable Mutex mu_;
@@ -132,9 +164,16 @@ class Prober {
   void Start() EXCLUDES(mu_);
   void Stop();
 
+  // When an accepted probe was sent and when its OK came back: the node
+  // took the write at some moment in between.
+  struct Accept {
+    Clock::time_point sent;
+    Clock::time_point answered;
+  };
   struct Round {
     int64_t index = 0;
     unsigned accepted = 0;  // bit k: node k accepted
+    std::map<int, Accept> when = {};  // by node, for each node that accepted
   };
   // The rounds every node thread has finished since the last call, in order.
   std::vector<Round> TakeRounds() EXCLUDES(mu_);
@@ -154,6 +193,7 @@ class Prober {
   std::vector<std::atomic<int64_t>> done_;  // per node: every round <= this is finished
   mutable Mutex mu_;
   std::map<int64_t, unsigned> accepted_ GUARDED_BY(mu_);
+  std::map<int64_t, std::map<int, Accept>> accept_times_ GUARDED_BY(mu_);
   std::vector<std::optional<Clock::time_point>> last_accepted_ GUARDED_BY(mu_);
   int64_t taken_ GUARDED_BY(mu_) = -1;
   std::vector<std::jthread> threads_;
@@ -214,23 +254,24 @@ class PassingProbe {
   const std::vector<Endpoint> consul_;
   const std::string service_;
   const std::chrono::milliseconds interval_;
-  mutable std::mutex mu_;
-  std::vector<Sample> samples_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<Sample> samples_ GUARDED_BY(mu_);
   std::jthread thread_;
 };
 
 // LockWatcher: who holds the agents' lock over time, so a dual-master window
 // can tell the legitimate master (the holder) from the one that should have
 // been fenced. Blocking queries on the lock key, against each Consul server
-// in turn over the harness's management path; the holder is the node whose
-// address the lock value names while the key has a session.
+// in turn over the harness's management path; the holder is the Consul node
+// of the session that holds the key (/v1/session/info), so it is known by
+// identity even where every Redis is 127.0.0.1:6379 and the lock value
+// names no address.
 //
 // Thread-safety: Start()/Stop() from the owner; HolderAt() is thread-safe.
 class LockWatcher {
  public:
-  // node_addrs: each node's Redis "ip:port" (the lock value names the
-  // holder's announce address and port).
-  LockWatcher(std::vector<Endpoint> consul, std::string key, std::vector<std::pair<std::string, int>> node_addrs);
+  // node_names: each node's Consul node name, by node index.
+  LockWatcher(std::vector<Endpoint> consul, std::string key, std::vector<std::string> node_names);
   ~LockWatcher();
   LockWatcher(const LockWatcher&) = delete;
   LockWatcher& operator=(const LockWatcher&) = delete;
@@ -239,15 +280,23 @@ class LockWatcher {
   void Stop();
   // The holder's node index at `t` (-1: free), nullopt before the first answer.
   std::optional<int> HolderAt(Clock::time_point t) const EXCLUDES(mu_);
+  // When the session that held the lock at `t` was first seen holding it
+  // (nullopt: free at `t`, or before the first answer).
+  std::optional<Clock::time_point> HeldSince(Clock::time_point t) const EXCLUDES(mu_);
 
  private:
   void Loop(std::stop_token stop) EXCLUDES(mu_);
 
   const std::vector<Endpoint> consul_;
   const std::string key_;
-  const std::vector<std::pair<std::string, int>> node_addrs_;
+  const std::vector<std::string> node_names_;
   mutable Mutex mu_;
-  std::vector<std::pair<Clock::time_point, int>> changes_ GUARDED_BY(mu_);
+  struct Change {
+    Clock::time_point at;
+    int holder;
+    std::string session;
+  };
+  std::vector<Change> changes_ GUARDED_BY(mu_);
   std::jthread thread_;
 };
 

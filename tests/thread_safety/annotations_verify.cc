@@ -7,7 +7,9 @@
 // Thread-safety: not code that runs.
 #include "resec/clock.h"
 #include "resec/mutex.h"
-#include "resec/queue.h"
+#include "resec/mailbox.h"
+
+#include <variant>
 
 namespace resec {
 namespace {
@@ -58,11 +60,14 @@ class Counter {
 
 // The annotated library types compile cleanly when used as documented.
 [[maybe_unused]] int UseLibraryTypes() {
-  BoundedQueue<int> queue(2);
-  (void)queue.Push(1);
+  Mailbox<std::variant<int>, int> mailbox;
+  (void)mailbox.Post(std::variant<int>(1));
+  (void)mailbox.Send(2);
   FakeClock clock;
   clock.Advance(std::chrono::seconds(1));
-  return queue.Pop().value_or(0) + static_cast<int>(clock.Now().time_since_epoch().count() > 0);
+  const auto batch = mailbox.TakeAll();
+  return static_cast<int>(batch.states.size() + batch.commands.size()) +
+         static_cast<int>(clock.Now().time_since_epoch().count() > 0);
 }
 
 }  // namespace

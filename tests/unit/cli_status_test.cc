@@ -141,6 +141,39 @@ TEST(BuildGroupStatus, HealthyGroupMarksTheHolderAndComputesLag) {
   EXPECT_EQ(r1->address, "10.0.0.1:6381");  // the instance's (node) address, not the report's ":6381"
 }
 
+// Reports carry an offset only as fresh as the last change of identity; the
+// master's INFO, which the command reads, is the source when it has it.
+TEST(BuildGroupStatus, OffsetsComeFromTheMastersInfo) {
+  StatusInputs in = SamePort();
+  RedisState info;
+  info.role = RedisRole::kMaster;
+  info.master_repl_offset = 5000;
+  info.replicas = {RedisState::Replica{.ip = "10.0.1.2", .port = 6379, .state = "online", .offset = 4990},
+                   RedisState::Replica{.ip = "10.0.1.3", .port = 6379, .state = "online", .offset = 5000}};
+  in.master_info = info;
+  const GroupStatus g = BuildGroupStatus(in, GroupScope{});
+  const std::string id = "redis@:6379";
+  ASSERT_NE(Member(g, id, "h1"), nullptr);
+  EXPECT_EQ(Member(g, id, "h1")->offset, 5000);
+  EXPECT_EQ(Member(g, id, "h2")->offset, 4990);
+  EXPECT_EQ(Member(g, id, "h2")->lag, 10);
+  EXPECT_EQ(Member(g, id, "h3")->offset, 5000);
+  EXPECT_EQ(Member(g, id, "h3")->lag, 0);
+
+  // A replica the master does not list has no offset to show.
+  in.master_info->replicas.pop_back();
+  const GroupStatus partial = BuildGroupStatus(in, GroupScope{});
+  EXPECT_FALSE(Member(partial, id, "h3")->offset);
+  EXPECT_FALSE(Member(partial, id, "h3")->lag);
+
+  // Unreadable: the reports' offsets, and a warning that they may be old.
+  StatusInputs unread = SamePort();
+  unread.master_info_error = "cannot read INFO of the master at 10.0.1.1:6379: refused";
+  const GroupStatus old = BuildGroupStatus(unread, GroupScope{});
+  EXPECT_EQ(Member(old, id, "h2")->offset, 990);
+  EXPECT_TRUE(HasWarning(old, "may be old")) << ::testing::PrintToString(old.warnings);
+}
+
 // One row per situation an operator must be able to read off the view.
 TEST(BuildGroupStatus, Situations) {
   struct Case {

@@ -274,7 +274,7 @@ class FakeClient final : public Client {
       // A stopped server answers nothing: the call fails after the timeout.
       if (!redis_.cv_.wait_for(lock, timeout_, [&] { return !redis_.hung_; })) {
         connected_ = false;
-        return Unavailable("timed out");
+        return DeadlineExceeded("timed out");
       }
     }
     return Status::Ok();

@@ -103,6 +103,20 @@ struct Driver {
   }
 };
 
+ConsulState HoldingWithAReplica() {
+  ConsulState c = Holding(kT0);
+  c.peers = {LivePeer()};
+  return c;
+}
+
+// We hold the lock, our Redis is master, one live replica reports.
+Driver HoldingMasterWithAReplica() {
+  Driver d;
+  d.Feed(Master(), kT0);
+  d.Feed(HoldingWithAReplica(), kT0);
+  return d;
+}
+
 TEST(Step, LeaseComesFromTheServersConfirmationAndTheCheck) {
   ConsulState c = Consul(kT0);
   auto [deadline, ttl] = Lease(c);
@@ -134,9 +148,14 @@ TEST(Step, HolderIsFencedOnceItsLeaseIsNotConfirmedForASecond) {
   // No renewal confirmed since: a third before the end, it fences.
   r = d.Feed(event::Tick{}, kT0 + 1001ms);
   EXPECT_TRUE(r.redis.guard.pause_writes);
-  // A confirmation arrives: writes again.
+  // Fenced, it no longer insists on being master: the lock may be someone
+  // else's, who demotes this Redis and lifts the pause; re-promoting it then
+  // would make two masters (chaos seed 3, a healed host partition: 279 ms).
+  EXPECT_EQ(r.redis.replication, R::kLeave);
+  // A confirmation arrives: writes again, master again.
   r = d.Feed(Holding(kT0 + 1100ms), kT0 + 1150ms);
   EXPECT_FALSE(r.redis.guard.pause_writes);
+  EXPECT_EQ(r.redis.replication, R::kMaster);
 }
 
 TEST(Step, IntentsNameTheRunTheyWereDecidedFor) {
@@ -242,6 +261,61 @@ TEST(Step, PromotionFencesTheFormerMasterThenDemotesItUntilItFollows) {
   EXPECT_EQ(r.memory.counters.promotions, 1u) << "a repeated wish is not a new promotion";
 }
 
+TEST(Step, AFailoverIsMeasuredFromTheFreedLockToOurRedisServing) {
+  Driver d;
+  d.Feed(ReplicaOf("127.0.0.1", 7002), kT0);
+  StepResult r = d.Feed(HeldByOther(kT0), kT0);
+  EXPECT_FALSE(r.measured.failure_detection);
+  ConsulState free = HeldByOther(kT0);
+  free.lock_free = true;
+  free.lock_holder_session.clear();
+  free.masters.clear();
+  d.Feed(free, kT0 + 100ms);
+  // We take the lock 250 ms after we saw it free ...
+  r = d.Feed(Holding(kT0 + 350ms), kT0 + 350ms);
+  ASSERT_TRUE(r.measured.failure_detection);
+  EXPECT_EQ(*r.measured.failure_detection, 250ms);
+  EXPECT_FALSE(r.measured.promotion);
+  // ... and our Redis serves as master 40 ms later: measured once.
+  r = d.Feed(Master(), kT0 + 390ms);
+  ASSERT_TRUE(r.measured.promotion);
+  EXPECT_EQ(*r.measured.promotion, 40ms);
+  r = d.Feed(Master(), kT0 + 2s);
+  EXPECT_FALSE(r.measured.promotion);
+  EXPECT_FALSE(r.measured.failure_detection);
+}
+
+TEST(Step, ALockFreeAtStartUpIsNoFailureToMeasure) {
+  Driver d;
+  d.Feed(Master(), kT0);
+  ConsulState free = Consul(kT0);
+  free.lock_free = true;
+  d.Feed(free, kT0);
+  const StepResult r = d.Feed(Holding(kT0 + 20ms), kT0 + 20ms);
+  EXPECT_FALSE(r.measured.failure_detection) << "nobody failed: the group is starting";
+  EXPECT_TRUE(r.measured.promotion) << "our Redis already serves as master";
+}
+
+TEST(Step, ASwitchoverIsMeasuredUntilTheSuccessorHoldsTheLock) {
+  Driver d = HoldingMasterWithAReplica();
+  const ConsulState c = HoldingWithAReplica();
+  d.Feed(event::Switchover{""}, kT0 + 1ms);
+  // Pretend the hand-over decision was made: released to the successor.
+  ASSERT_TRUE(d.memory.decide.switchover);
+  d.memory.decide.switchover->handed_over = true;
+  ConsulState free = c;
+  free.lock_held = false;
+  free.lock_free = true;
+  free.lock_holder_session.clear();
+  StepResult r = d.Feed(free, kT0 + 200ms);
+  EXPECT_FALSE(r.measured.switchover) << "released is not yet taken over";
+  ConsulState taken = HeldByOther(kT0 + 301ms);
+  taken.peers = {LivePeer()};
+  r = d.Feed(taken, kT0 + 301ms);
+  ASSERT_TRUE(r.measured.switchover);
+  EXPECT_EQ(*r.measured.switchover, 300ms);
+}
+
 TEST(Step, FormerMasterIsGivenUpAfterAMinute) {
   Driver d;
   d.Feed(ReplicaOf("10.0.0.2", 7002), kT0);
@@ -276,22 +350,14 @@ TEST(Step, SwitchoverRequestIsTakenUpOncePerNonceAndOnlyByTheMaster) {
 }
 
 TEST(Step, ASignalledSwitchoverStartsAPlan) {
-  Driver d;
-  d.Feed(Master(), kT0);
-  ConsulState c = Holding(kT0);
-  c.peers = {LivePeer()};
-  d.Feed(c, kT0);
+  Driver d = HoldingMasterWithAReplica();
   StepResult r = d.Feed(event::Switchover{"node/" + std::string(kOther)}, kT0 + 1ms);
   ASSERT_TRUE(r.memory.decide.switchover);
   EXPECT_EQ(r.memory.decide.switchover->to, "node/redis@:7002");
 }
 
 TEST(Step, ShutdownOfAMasterHandsOverThenCleansUpConsul) {
-  Driver d;
-  d.Feed(Master(), kT0);
-  ConsulState c = Holding(kT0);
-  c.peers = {LivePeer()};
-  d.Feed(c, kT0);
+  Driver d = HoldingMasterWithAReplica();
   StepResult r = d.Feed(event::Shutdown{}, kT0 + 10ms);
   EXPECT_TRUE(r.memory.shutdown_handover);
   ASSERT_TRUE(r.memory.decide.switchover);
@@ -327,11 +393,7 @@ TEST(Step, ShutdownOfAReplicaCleansUpAtOnceAndEndsByTheDeadline) {
 }
 
 TEST(Step, ShutdownHandOverThatNeverCompletesEndsInCleanUp) {
-  Driver d;
-  d.Feed(Master(), kT0);
-  ConsulState c = Holding(kT0);
-  c.peers = {LivePeer()};
-  d.Feed(c, kT0);
+  Driver d = HoldingMasterWithAReplica();
   d.Feed(event::Shutdown{}, kT0);
   // Switchover timeout (5 s) plus a second of slack.
   StepResult r = d.Feed(Holding(kT0 + 5900ms), kT0 + 5900ms);

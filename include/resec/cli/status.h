@@ -57,6 +57,11 @@ struct StatusInputs {
   std::vector<consul::KvPair> reports;   // keys under <lock key>/members/
   std::vector<consul::ServiceHealth> instances;  // master and slave services, all instances
   std::optional<consul::KvPair> switchover;  // <lock key>/switchover, if pending
+  // The lock holder's Redis, read by the command (ReadMasterInfo): where
+  // the offsets come from. Agents write their reports to Consul only when
+  // something other than an offset changes, so a report's offset is old.
+  std::optional<RedisState> master_info;
+  std::string master_info_error;  // why it could not be read ("" if not tried)
 };
 
 struct MemberStatus {
@@ -68,7 +73,7 @@ struct MemberStatus {
   std::string registered_as;      // "master", "slave" or "" (not registered)
   std::string service;            // service name it is registered under, "" if none
   std::string check_status;       // worst of its checks: passing, warning, critical, maintenance; "" if unregistered
-  std::optional<int64_t> offset;  // replication offset from the report
+  std::optional<int64_t> offset;  // replication offset: the master's INFO, else the (old) report
   std::optional<int64_t> lag;     // holder's offset - ours (0 for the holder, never negative)
   std::string master_link;        // "up" / "down" for replicas, "" when unknown or master
   std::optional<int> priority;
@@ -122,5 +127,10 @@ nlohmann::json StatusToJson(const GroupStatus& status);
 // Reads everything BuildGroupStatus needs. kUnavailable etc. from the client;
 // a missing key or service is simply empty.
 StatusOr<StatusInputs> FetchStatusInputs(consul::Client& client, const GroupScope& scope);
+
+// Reads INFO replication of the lock holder's Redis (the lock record's
+// address) into inputs.master_info, with the agent's Redis credentials;
+// on failure sets inputs.master_info_error and leaves the reports' offsets.
+void ReadMasterInfo(StatusInputs& inputs, const Config& config);
 
 }  // namespace resec::cli

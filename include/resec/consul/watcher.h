@@ -91,6 +91,8 @@ class Watcher {
   // One round: bring Consul in line with the intent. Returns when to run
   // again at the latest.
   TimePoint Converge();
+  // Takes in what the mailbox handed over; true once it is closed.
+  bool Absorb(Inbox::Batch batch);
   void Absorb(KvAnswer answer);
   void Absorb(MastersAnswer answer);
 
@@ -132,20 +134,24 @@ class Watcher {
   std::optional<ConsulState> last_published_;
   ConsulIntent intent_;
   bool have_intent_ = false;
+  bool closed_ = false;  // the mailbox was closed: Run() ends
   bool have_node_name_ = false;
   bool cleaned_stale_registration_ = false;
   bool kv_ready_ = false, masters_ready_ = false;
   TimePoint next_acquire_at_{};   // a refused acquire of a free key is retried then
   std::string written_record_;    // lock value we last wrote (to rewrite on change)
   std::string written_report_;
-  TimePoint report_written_at_{};
   TimePoint next_renew_{}, next_session_try_{}, next_check_{};
   std::string last_check_status_;  // the status last sent, accepted or not
+  std::string check_output_;       // the output last sent (repeated between refreshes)
+  TimePoint check_output_sent_at_{};
   int session_failures_ = 0;
   // Registration (and deregistration) retries back off like session creation:
   // an endpoint answering 500 must not get ten calls a second.
   int register_failures_ = 0;
   TimePoint next_register_try_{};
+  int report_failures_ = 0;
+  TimePoint next_report_try_{};
   TimePoint lock_read_failing_since_{};
   // Operations whose exchange failed since the last answer (any operation's).
   std::set<std::string> unanswered_;

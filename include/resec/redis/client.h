@@ -32,7 +32,9 @@ class Client {
   virtual Status ReplicaOf(const std::string& host, int port) = 0;
   virtual Status KillNormalClients() = 0;  // CLIENT KILL TYPE normal SKIPME yes
   // Any other command; the reply rendered as text (integers in decimal,
-  // arrays joined by '\n', nil as ""). Errors from Redis become kFailedPrecondition.
+  // arrays joined by '\n', nil as ""). Errors from Redis become kFailedPrecondition,
+  // no reply within the endpoint's timeout kDeadlineExceeded, a dropped
+  // connection kUnavailable.
   virtual StatusOr<std::string> Command(const std::vector<std::string>& argv) = 0;
 
   // Blocks up to `timeout` waiting for the server to close the connection.
