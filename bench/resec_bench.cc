@@ -6,6 +6,10 @@
 //   resec_bench footprint --system resec|sentinel|resec-go --seconds N
 //                         [--out FILE.json] [--tuned|--defaults]
 //   resec_bench report    --dir DIR [--docs docs/benchmarks.md] [--title TEXT]
+//   resec_bench scale     --system resec|resec-go --groups N [--write-load] [--out FILE.json]
+//                         [--tuned|--defaults] [--window S] [--warmup S] [--baseline S]
+//                         [--failover-runs N] [--writes-per-s N]
+//   resec_bench scale-report --dir DIR   (table.md and cost.png of a scale sweep)
 //
 // resec-go needs --resec-go-bin PATH (or $RESEC_GO_BIN), or
 // --unavailable TEXT to record why it could not be built. --note K=V adds a
@@ -24,6 +28,8 @@
 #include "failover.h"
 #include "footprint.h"
 #include "report.h"
+#include "scale.h"
+#include "scale_report.h"
 #include "settings.h"
 
 namespace resec::bench {
@@ -38,6 +44,9 @@ constexpr char kUsage[] =
     "             consul-leader-kill consul-rolling-restart consul-agent-restart\n"
     "  resec_bench footprint --system resec|sentinel|resec-go --seconds N [--out FILE.json] [--tuned|--defaults]\n"
     "  resec_bench report    --dir DIR [--docs FILE.md] [--title TEXT]\n"
+    "  resec_bench scale     --system resec|resec-go --groups N [--write-load] [--out FILE.json] [--tuned|--defaults]\n"
+    "                        [--window S] [--warmup S] [--baseline S] [--failover-runs N] [--writes-per-s N]\n"
+    "  resec_bench scale-report --dir DIR\n"
     "options for resec-go: --resec-go-bin PATH (or $RESEC_GO_BIN) | --unavailable TEXT\n"
     "any command: --note KEY=VALUE (recorded in the JSON settings)\n"
     "failover: --dump-writes also writes each run's writes as CSV (diagnosis)\n"
@@ -55,6 +64,7 @@ struct Args {
   bool tuned = true;
   bool dump_writes = false;
   bool keep_logs = false;
+  bool write_load = false;
 };
 
 std::optional<Args> Parse(int argc, char** argv, std::string* error) {
@@ -74,6 +84,8 @@ std::optional<Args> Parse(int argc, char** argv, std::string* error) {
       a.dump_writes = true;
     } else if (arg == "--keep-logs") {
       a.keep_logs = true;
+    } else if (arg == "--write-load") {
+      a.write_load = true;
     } else if (arg.rfind("--", 0) == 0 && i + 1 < argc) {
       if (arg == "--note") {
         a.notes.push_back(argv[++i]);
@@ -197,6 +209,51 @@ int Report(const Args& a) {
   return 0;
 }
 
+int Scale(const Args& a) {
+  const auto system = ParseSystem(a.values.contains("system") ? a.values.at("system") : "");
+  if (!system || *system == SystemKind::kSentinel) return Usage("scale: --system must be resec or resec-go");
+  const auto groups = ParseCount(a.values.contains("groups") ? a.values.at("groups") : "");
+  if (!groups) return Usage("scale: --groups must be a positive number");
+  ScaleOptions o;
+  o.system = *system;
+  o.mode = a.tuned ? Mode::kTuned : Mode::kDefaults;
+  o.groups = *groups;
+  o.write_load = a.write_load;
+  for (auto [flag, field] : {std::pair{"window", &o.window_s}, {"warmup", &o.warmup_s}, {"baseline", &o.baseline_s},
+                             {"failover-runs", &o.failover_runs}, {"writes-per-s", &o.writes_per_s}}) {
+    if (!a.values.contains(flag)) continue;
+    const auto v = ParseCount(a.values.at(flag));
+    if (!v) return Usage(std::string("scale: --") + flag + " must be a positive number");
+    *field = *v;
+  }
+  o.out = a.values.contains("out") ? a.values.at("out")
+                                   : "scale-" + std::string(SystemName(o.system)) + "-" +
+                                         std::string(ModeName(o.mode)) + "-" + std::to_string(o.groups) +
+                                         (o.write_load ? "-load" : "-idle") + ".json";
+  std::string error;
+  o.unavailable = PrepareSystem(o.system, a, &error);
+  if (!error.empty()) return Usage(error);
+  o.extra_settings = Notes(a);
+  auto result = RunScale(o);
+  if (!result.ok()) {
+    std::fprintf(stderr, "resec_bench: scale: %s\n", result.status().ToString().c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "wrote %s\n", o.out.c_str());
+  return 0;
+}
+
+int ScaleReportCommand(const Args& a) {
+  if (!a.values.contains("dir")) return Usage("scale-report needs --dir");
+  auto md = WriteScaleReport(a.values.at("dir"));
+  if (!md.ok()) {
+    std::fprintf(stderr, "resec_bench: scale-report: %s\n", md.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("%s", md->c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace resec::bench
 
@@ -208,6 +265,8 @@ int main(int argc, char** argv) {
   if (args->command == "failover") return Failover(*args);
   if (args->command == "footprint") return Footprint(*args);
   if (args->command == "report") return Report(*args);
+  if (args->command == "scale") return Scale(*args);
+  if (args->command == "scale-report") return ScaleReportCommand(*args);
   if (args->command == "--help" || args->command == "help") {
     std::printf("%s", kUsage);
     return 0;

@@ -15,6 +15,18 @@
 #       bench/results/<UTC date>-rig[-quick]), then DIR's table.md and plot.
 #   scripts/bench.sh footprint --system resec|sentinel|resec-go --seconds N
 #                              [--out FILE.json] [--tuned|--defaults]
+#   scripts/bench.sh scale --groups N [--write-load] [--system resec|resec-go]
+#                          [--out FILE.json] [--window S] [--warmup S] [--baseline S]
+#                          [--failover-runs N] [--tuned|--defaults]
+#       N groups of 3 agents (ours by default) on one 3-server Consul cluster
+#       on loopback: Consul requests and Raft applies per agent and group,
+#       CPU and memory, and a redis-crash failover of one group while the
+#       others run (bench/scale.h; docs/scale.md).
+#   scripts/bench.sh scale-sweep [--groups "1 10 100"] [--system S]... [--no-load]
+#                                [--dir DIR] [harness flags as for scale]
+#       every N for each system named (default: resec and resec-go), idle and
+#       under 50 SET/s per group (--no-load: idle only), into DIR (default
+#       bench/results/<UTC date>-scale), then DIR's table.md and cost.png.
 #   scripts/bench.sh all [--quick]          (BENCH_MODES="tuned": skip the defaults)
 #   scripts/bench.sh report DIR        # rebuild DIR's tables and plot
 #
@@ -164,6 +176,50 @@ all_scenarios() {
   log "done: $dir/table.md"
 }
 
+# scale-sweep: each N for each system, idle and under load, then the report.
+scale_sweep() {
+  local sizes="1 10 100" systems=() dir="" load=true pass=()
+  while (($#)); do
+    case $1 in
+      --groups) sizes=$2; shift ;;
+      --system) systems+=("$2"); shift ;;
+      --dir) dir=$2; shift ;;
+      --no-load) load=false ;;
+      *) pass+=("$1") ;;
+    esac
+    shift
+  done
+  ((${#systems[@]})) || systems=(resec resec-go)
+  dir=${dir:-$repo_root/bench/results/$(date -u +%Y-%m-%d)-scale}
+  build
+  consul
+  resec_go_args=()
+  for a in "${systems[@]}"; do [[ $a == resec-go ]] && resec_go; done
+  provenance
+  mkdir -p "$dir"
+  exec 3>>"$dir/bench.log"
+  log "results in $dir (log: $dir/bench.log)"
+  local started=$SECONDS n system variant extra
+  local variants=(idle)
+  $load && variants+=(load)
+  for n in $sizes; do
+    for variant in "${variants[@]}"; do
+      for system in "${systems[@]}"; do
+        extra=("${provenance_args[@]}")
+        [[ $system == resec-go ]] && extra+=("${resec_go_args[@]}")
+        [[ $variant == load ]] && extra+=(--write-load)
+        log "scale $system N=$n $variant ($((SECONDS - started)) s so far)"
+        "$harness" scale --system "$system" --groups "$n" "${pass[@]}" "${extra[@]}" \
+          --out "$dir/scale-$system-$n-$variant.json" 2> >(tee -a /dev/fd/3 >&2) >/dev/null ||
+          log "warning: scale $system N=$n $variant exited with $?"
+      done
+    done
+  done
+  log "measurements took $((SECONDS - started)) s; writing the report"
+  "$harness" scale-report --dir "$dir" >/dev/null
+  log "done: $dir/table.md"
+}
+
 cmd=${1:-}
 [[ -n $cmd ]] || usage
 shift
@@ -180,6 +236,20 @@ case $cmd in
     [[ $(system_of "$@") == resec-go ]] && resec_go
     provenance
     exec "$harness" "$cmd" "$@" "${resec_go_args[@]}" "${provenance_args[@]}"
+    ;;
+  scale)
+    build
+    consul
+    resec_go_args=()
+    system=$(system_of "$@")
+    [[ $system == resec-go ]] && resec_go
+    [[ -n $system ]] || set -- --system resec "$@"
+    provenance
+    exec "$harness" scale "$@" "${resec_go_args[@]}" "${provenance_args[@]}"
+    ;;
+  scale-sweep)
+    scale_sweep "$@"
+    exit 0
     ;;
   report)
     [[ $# -ge 1 ]] || usage
