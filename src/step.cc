@@ -407,7 +407,10 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
   }
 
   std::optional<ConsulIntent> ci = m.consul_intent;
-  if (ci) ci->ttl_only_session = o.peer.enabled;
+  if (ci) {
+    ci->ttl_only_session = o.peer.enabled;
+    ci->relaxed_renewal = o.peer.enabled && view.group_size >= 3;
+  }
   // A holder a quorum voted gone is replaced: its session is destroyed (by
   // every member that sees the quorum; Consul takes it once).
   if (ci && votes && !view.lock_held && !view.lock_free && votes->holder_speaks && votes->holder_replaceable &&

@@ -323,6 +323,10 @@ struct ConsulIntent {
   // Create the session without checks (peer mode: the group, not Consul's
   // Serf or our check, decides when the holder is gone).
   bool ttl_only_session = false;
+  // The group's lease, not Consul's, gates the master's writes (peer mode,
+  // three or more members): a TTL-only session is renewed twice a TTL, as
+  // Consul's own lock helper does, instead of three times.
+  bool relaxed_renewal = false;
   // We are the master: registrations of the master service on other nodes
   // are stale (their agents died or were deposed) and are marked critical in
   // the catalog, so a node that rejoins never advertises itself as master.

@@ -513,7 +513,7 @@ void Watcher::EnsureSession() {
     // The check passed moments ago, or Consul would have refused the session.
     if (want_check) state_.check_confirmed_at = now;
     written_report_.clear();
-    next_renew_ = now + (ttl_only ? config_.lock_ttl / 3 : config_.lock_ttl / 2);
+    next_renew_ = now + (ttl_only && !intent_.relaxed_renewal ? config_.lock_ttl / 3 : config_.lock_ttl / 2);
     return;
   }
   if (now < next_renew_) return;
@@ -531,8 +531,11 @@ void Watcher::EnsureSession() {
     const milliseconds ttl = r->count() > 0 ? milliseconds(*r) : config_.lock_ttl;
     state_.session_ttl = ttl;
     // A TTL-only session (peer mode) is renewed three times a TTL, holder or
-    // not: the group's lease, not Consul's, gates the master's writes.
-    next_renew_ = now + (state_.session_ttl_only ? ttl / 3 : state_.lock_held ? kHolderRenewPeriod : ttl / 2);
+    // not (a group of two leases from it), twice when the group's lease
+    // gates the master's writes.
+    next_renew_ = now + (state_.session_ttl_only ? (intent_.relaxed_renewal ? ttl / 2 : ttl / 3)
+                         : state_.lock_held    ? kHolderRenewPeriod
+                                               : ttl / 2);
   } else {
     // The Go client's rule: retry every second until a whole TTL has passed
     // (a holder keeps its own pace: its lease runs out sooner).

@@ -102,6 +102,15 @@ class FakeConsul {
   Status Register() { return Call("register", register_); }
   Status Check() { return Call("check", check_); }
   Status Renew() { return Call("renew", renew_); }
+  // The TTL a renewal answers with (the watcher follows Consul's).
+  void SetRenewTtl(std::chrono::seconds ttl) {
+    std::lock_guard lock(mu_);
+    renew_ttl_ = ttl;
+  }
+  std::chrono::seconds renew_ttl() const {
+    std::lock_guard lock(mu_);
+    return renew_ttl_;
+  }
   Status Read(const std::string& op) { return Call(op, reads_); }
   bool fast_health() const {
     std::lock_guard lock(mu_);
@@ -123,6 +132,7 @@ class FakeConsul {
   mutable std::mutex mu_;
   Status register_, check_, renew_, reads_;  // GUARDED_BY(mu_)
   bool fast_health_ = false;
+  std::chrono::seconds renew_ttl_{15};
   std::map<std::string, std::vector<TimePoint>> calls_;
 };
 
@@ -134,8 +144,9 @@ class FakeClient final : public Client {
   StatusOr<std::chrono::seconds> RenewSession(const std::string&) override {
     Status s = consul_.Renew();
     if (!s.ok()) return s;
-    return std::chrono::seconds(15);
+    return consul_.renew_ttl();
   }
+  StatusOr<std::vector<std::string>> ServerNodes() override { return std::vector<std::string>{"s1"}; }
   Status DestroySession(const std::string&) override { return Status::Ok(); }
   StatusOr<WithMeta<std::optional<KvPair>>> GetKey(const std::string&, const QueryOptions& q) override {
     if (Status s = Hold(q, false); !s.ok()) return s;
@@ -285,6 +296,35 @@ TEST_F(ConsulWatcherTest, RegistrationRetriesBackOff) {
         return !p.empty() && p.back().registered;
       },
       5s));
+}
+
+// A TTL-only session (peer mode) is renewed three times a TTL while the
+// group is two (its lease is Consul's), twice once the group's lease gates
+// the master's writes: a third fewer renewals for every agent of a fleet.
+TEST_F(ConsulWatcherTest, PeerModeSessionRenewalFollowsWhoseLeaseCounts) {
+  config_.lock_ttl = 1s;
+  consul_.SetRenewTtl(1s);
+  Start();
+  ConsulIntent intent;
+  intent.register_as = RedisRole::kReplica;
+  intent.report = PeerReport{};
+  intent.ttl_only_session = true;
+  watcher_->SetIntent(intent);
+  ASSERT_TRUE(WaitFor([&] { return consul_.Count("renew") >= 3; }, 10s)) << consul_.Count("renew");
+  std::vector<int64_t> gaps = Gaps(consul_.Calls("renew"));
+  SCOPED_TRACE("strict gaps: " + Show(gaps));
+  EXPECT_GE(gaps[1], 320);
+  EXPECT_LT(gaps[1], 480);
+
+  intent.relaxed_renewal = true;
+  watcher_->SetIntent(intent);
+  const size_t before = consul_.Count("renew");
+  ASSERT_TRUE(WaitFor([&] { return consul_.Count("renew") >= before + 3; }, 10s));
+  const std::vector<TimePoint> calls = consul_.Calls("renew");
+  gaps = Gaps(std::vector<TimePoint>(calls.begin() + static_cast<std::ptrdiff_t>(before), calls.end()));
+  SCOPED_TRACE("relaxed gaps: " + Show(gaps));
+  EXPECT_GE(gaps[1], 490);
+  EXPECT_LT(gaps[1], 700);
 }
 
 // Watches whose answers come back at once with the same index (a proxy or
