@@ -120,6 +120,7 @@ PeerIntent MakePeerIntent(const ConsulState& view, const ReconcilerMemory& m,
   h.priority = o.decide.priority;
   h.following = r.role == RedisRole::kReplica ? r.master_host + ":" + std::to_string(r.master_port) : "";
   h.free_index = view.lock_free && !m.decide.own_offset_stale ? view.lock_modify_index : 0;
+  h.seen_term = view.lock_index;
   if (votes && !votes->holder_is_us) {
     if (votes->gone) h.gone_term = votes->term;
     if (votes->crashed) h.crashed_term = votes->term;

@@ -49,7 +49,8 @@ std::string Seal(const Heartbeat& h, const Key& key) {
                   {"ld", h.loading},      {"co", h.cooling},       {"r", h.role},         {"run", h.run_id},
                   {"id", h.replid},       {"id2", h.replid2},      {"o", h.offset},       {"p", h.priority},
                   {"fw", h.following},    {"fi", h.free_index},    {"a", h.address},      {"k", acks},
-                  {"gone", h.gone_term},  {"crash", h.crashed_term}, {"down", h.stepped_down_term}};
+                  {"gone", h.gone_term},  {"crash", h.crashed_term}, {"down", h.stepped_down_term},
+                  {"st", h.seen_term}};
   const std::string body = j.dump(-1, ' ', false, json::error_handler_t::replace);
   return std::string(kMagic) + Hmac(key, body) + body;
 }
@@ -73,7 +74,8 @@ StatusOr<Heartbeat> Open(std::string_view datagram, const Key& key, std::string_
             Get(j, "ld", h.loading) && Get(j, "co", h.cooling) && Get(j, "r", h.role) && Get(j, "run", h.run_id) &&
             Get(j, "id", h.replid) && Get(j, "id2", h.replid2) && Get(j, "o", h.offset) && Get(j, "p", h.priority) &&
             Get(j, "fw", h.following) && Get(j, "fi", h.free_index) && Get(j, "a", h.address) &&
-            Get(j, "gone", h.gone_term) && Get(j, "crash", h.crashed_term) && Get(j, "down", h.stepped_down_term);
+            Get(j, "gone", h.gone_term) && Get(j, "crash", h.crashed_term) && Get(j, "down", h.stepped_down_term) &&
+            Get(j, "st", h.seen_term);
   if (auto it = j.find("k"); ok && it != j.end() && it->is_array()) {
     for (const json& a : *it) {
       Ack ack;

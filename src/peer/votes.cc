@@ -42,12 +42,21 @@ Votes Count(const ConsulState& consul, const RedisState& redis, const PeerView& 
   v.holder_speaks = v.holder_is_us || h != nullptr || holder_reported;
 
   if (v.holder_is_us) {
-    // Our lease: the grants of the other members, best first.
+    // Our lease: the grants of the other members, best first. What we know
+    // of the lock may be stale (we were cut off, or frozen, while the group
+    // replaced us): an ack renews a lease only from a member that still sees
+    // our term and has not voted us gone in it, and a member that holds a
+    // newer term means we have none at all.
     if (v.members >= 3) {
       std::vector<TimePoint> grants;
+      bool superseded = false;
+      for (const auto& [member, m] : view.members) {
+        if (m.last.seen_term > v.term || (m.last.holder && m.last.term > v.term)) superseded = true;
+      }
       for (const PeerReport& p : consul.peers) {
         const PeerMember* m = Find(view, MemberKey(p.node, p.id));
-        if (m == nullptr || !m->acked_sent_at) continue;
+        if (m == nullptr || !m->acked_sent_at || superseded) continue;
+        if (m->last.gone_term >= v.term || m->last.crashed_term >= v.term) continue;
         grants.push_back(*m->acked_sent_at + std::chrono::duration_cast<Duration>(o.lease * o.master_share));
       }
       std::sort(grants.begin(), grants.end(), std::greater<>());

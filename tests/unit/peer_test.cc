@@ -23,6 +23,7 @@ Heartbeat Sample() {
   h.seq = 7;
   h.holder = true;
   h.term = 3;
+  h.seen_term = 3;
   h.healthy = true;
   h.role = "master";
   h.run_id = std::string(40, 'r');
@@ -243,6 +244,43 @@ TEST(PeerVotes, TheHoldersLeaseIsTheQuorumsGrant) {
   view.members.erase(kH3);
   v = Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
   EXPECT_FALSE(v.lease_until);
+}
+
+// A holder that was cut off (or frozen) while its group replaced it still
+// believes it holds its term; the acks it gets after the heal must not renew
+// its lease (chaos, host-partition of the master: it lifted its pause 80 ms
+// after the heal, beside the new master).
+TEST(PeerVotes, NoLeaseFromMembersThatSawUsReplaced) {
+  ConsulState c;
+  c.lock_held = true;
+  c.lock_index = 5;
+  c.peers = {Member("h2"), Member("h3")};
+  PeerView view;
+  view.members[kH2] = Heard(kT0);
+  view.members[kH2].acked_sent_at = kT0 - 100ms;
+  view.members[kH2].last.seen_term = 5;
+  view.members[kH3] = Heard(kT0);
+  view.members[kH3].acked_sent_at = kT0 - 100ms;
+  view.members[kH3].last.seen_term = 5;
+  ASSERT_TRUE(Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts()).lease_until);
+
+  // h2 voted us gone in our term: its ack is no grant; h3's still is.
+  view.members[kH2].last.gone_term = 5;
+  Votes v = Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  ASSERT_TRUE(v.lease_until);
+  view.members[kH3].last.crashed_term = 5;
+  EXPECT_FALSE(Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts()).lease_until);
+
+  // One member has seen a newer term: nobody's ack renews ours.
+  view.members[kH2].last.gone_term = 0;
+  view.members[kH3].last.crashed_term = 0;
+  view.members[kH3].last.seen_term = 6;
+  EXPECT_FALSE(Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts()).lease_until);
+  // Nor when the new holder itself says so.
+  view.members[kH3].last.seen_term = 0;
+  view.members[kH3].last.holder = true;
+  view.members[kH3].last.term = 6;
+  EXPECT_FALSE(Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts()).lease_until);
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 //     with the lock index it holds it at);
 //   - its Redis: health, role, replication ID and offset, sync and load
 //     state, priority, run_id, and the lock index at which it saw the lock
-//     free (an offset sent with the current one is final);
+//     free (an offset sent with the current one is final), and the lock term
+//     it last saw (`seen_term`);
 //   - acks: the last heartbeat it received from each member. An ack of a
 //     master's heartbeat is a lease grant: "I received your seq s, and I will
 //     not vote you gone until a lease after I received it";
@@ -67,6 +68,10 @@ struct Heartbeat {
   int priority = 0;
   std::string following;  // "host:port" of its master, "" when none
   uint64_t free_index = 0;  // the lock's ModifyIndex at which it saw the lock free
+  // The lock's LockIndex as the sender last read it, held by anyone (0:
+  // unknown). A holder counts no grant from a member that has seen a newer
+  // term: that member's group has replaced it.
+  uint64_t seen_term = 0;
   std::string address;      // its Redis as peers reach it ("host:port")
   std::vector<Ack> acks;
   // Its votes about the holder of a term (0: none), and the last term it
