@@ -42,6 +42,8 @@ using testing::Clock;
 constexpr char kScalePeerToken[] = "resec-scale-bench-peer-token";
 // Before the baseline window: the servers' first Serf and autopilot rounds.
 constexpr seconds kSettle{5};
+// File descriptors the harness asks for (see RaiseFileLimit).
+constexpr rlim_t kWantedFileLimit = 262144;
 // RSS is sampled this often within the window (CPU needs only its ends).
 constexpr milliseconds kRssSampleInterval{5000};
 // Probes of a group's state: a live server answers on loopback in well
@@ -457,8 +459,15 @@ std::vector<FailoverRun> MeasureFailovers(ScaleGroup& g, const LoopbackConsul& c
 void RaiseFileLimit() {
   // Consul servers, the tap and hundreds of children each hold sockets; the
   // children inherit the limit.
+  // At 100 groups of our agents the tap alone relays some 3,000 kept-alive
+  // connections (two descriptors each) beside 600 children's pipes: a
+  // default hard limit of 20,000 ran out. Root may raise it; anyone else
+  // gets the hard limit.
   rlimit l{};
-  if (::getrlimit(RLIMIT_NOFILE, &l) == 0 && l.rlim_cur < l.rlim_max) {
+  if (::getrlimit(RLIMIT_NOFILE, &l) != 0) return;
+  const rlimit wide{kWantedFileLimit, std::max<rlim_t>(l.rlim_max, kWantedFileLimit)};
+  if (::setrlimit(RLIMIT_NOFILE, &wide) == 0) return;
+  if (l.rlim_cur < l.rlim_max) {
     l.rlim_cur = l.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &l);
   }
