@@ -16,6 +16,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "loopback_socket.h"
+
 namespace resec::bench {
 namespace {
 
@@ -29,21 +31,6 @@ constexpr size_t kMaxLineBytes = 4096;
 // the other (a loopback peer that stopped reading).
 constexpr size_t kMaxPending = 1 << 20;
 constexpr uint64_t kListenerTag = uint64_t{1} << 63;
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-int LocalPort(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof(a);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return -1;
-  return ntohs(a.sin_port);
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);

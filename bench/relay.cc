@@ -9,26 +9,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "loopback_socket.h"
+
 namespace resec::bench {
 namespace {
 
 // A stop request is noticed within this long; it bounds the destructor.
 constexpr int kPollMs = 100;
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-int LocalPort(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof(a);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return -1;
-  return ntohs(a.sin_port);
-}
 
 bool WriteAll(int fd, const char* p, size_t n) {
   while (n > 0) {

@@ -439,17 +439,21 @@ std::string EncodeServiceRegistration(const ServiceRegistration& registration) {
   return Dump(j);
 }
 
+// The check itself, as the catalog and a transaction's Check op take it.
+nlohmann::json CatalogCheckJson(const CatalogCheck& c) {
+  return {{"Node", c.node},
+          {"CheckID", c.check_id},
+          {"Name", c.name},
+          {"ServiceID", c.service_id},
+          {"Status", c.status},
+          {"Output", TruncateUtf8(c.output, kMaxCheckOutputBytes)}};
+}
+
 std::string EncodeCatalogCheck(const CatalogCheck& c) {
   nlohmann::json j = {{"Node", c.node},
                       {"Address", c.address},
                       {"SkipNodeUpdate", true},
-                      {"Check",
-                       {{"Node", c.node},
-                        {"CheckID", c.check_id},
-                        {"Name", c.name},
-                        {"ServiceID", c.service_id},
-                        {"Status", c.status},
-                        {"Output", TruncateUtf8(c.output, kMaxCheckOutputBytes)}}}};
+                      {"Check", CatalogCheckJson(c)}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -458,13 +462,7 @@ std::string EncodeGuardedCatalogCheck(const CatalogCheck& c) {
   ops.push_back({{"KV", {{"Verb", "check-session"}, {"Key", c.guard_key}, {"Session", c.guard_session}}}});
   ops.push_back({{"Check",
                   {{"Verb", "set"},
-                   {"Check",
-                    {{"Node", c.node},
-                     {"CheckID", c.check_id},
-                     {"Name", c.name},
-                     {"ServiceID", c.service_id},
-                     {"Status", c.status},
-                     {"Output", TruncateUtf8(c.output, kMaxCheckOutputBytes)}}}}}});
+                   {"Check", CatalogCheckJson(c)}}}});
   return ops.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
