@@ -168,8 +168,15 @@ TimePoint Watcher::Converge() {
   const TimePoint now = clock_.Now();
   if (shutdown_done_) return now + std::chrono::hours(1);
   // First things first: nothing a previous run left is advertised.
-  if (!cleaned_stale_registration_) CleanStaleRegistration();
-  if (!have_node_name_) LearnNodeName();
+  if ((!cleaned_stale_registration_ || !have_node_name_) && now >= next_startup_try_) {
+    bool failed = false;
+    if (!cleaned_stale_registration_) failed = !CleanStaleRegistration();
+    if (!have_node_name_) failed = !LearnNodeName() || failed;
+    // An endpoint that keeps failing (a 500, an oversized answer) gets the
+    // same growing backoff as the session, not a call per wake-up.
+    startup_failures_ = failed ? startup_failures_ + 1 : 0;
+    next_startup_try_ = failed ? clock_.Now() + Backoff(startup_failures_) : TimePoint{};
+  }
   if (have_intent_ && intent_.shutdown) {
     DoShutdown();
     Publish();
@@ -212,7 +219,9 @@ TimePoint Watcher::Converge() {
     next = std::min(next, next_acquire_at_);
   }
   if (report_failures_ > 0) next = std::min(next, next_report_try_);
-  if (!cleaned_stale_registration_ || !have_node_name_) next = std::min(next, after + kBackoffStart);
+  if (!cleaned_stale_registration_ || !have_node_name_) {
+    next = std::min(next, std::max(after + kBackoffStart, next_startup_try_));
+  }
   return std::max(next, after + milliseconds(1));
 }
 
@@ -284,7 +293,7 @@ void Watcher::Absorb(MastersAnswer answer) {
 
 // ------------------------------------------------------------------ start-up
 
-void Watcher::CleanStaleRegistration() {
+bool Watcher::CleanStaleRegistration() {
   // A previous run of this agent may have left its registration behind
   // (kill -9, or a restarted host whose Consul agent restored it with its
   // last check state, passing): until we decide what we are, nothing stale
@@ -293,14 +302,18 @@ void Watcher::CleanStaleRegistration() {
   if (st.code() == StatusCode::kNotFound) st = Status::Ok();  // nothing stale: fine
   Note("deregister stale service", st);
   if (st.ok()) cleaned_stale_registration_ = true;
+  return st.ok();
 }
 
-void Watcher::LearnNodeName() {
+bool Watcher::LearnNodeName() {
   // Service IDs repeat across nodes (every node's redis@:6379), so a member
-  // is its node plus its service ID. Consul's default node name is the host
-  // name: the fallback when /v1/agent/self is not allowed.
+  // is its node plus its service ID, and a master registration is ours only
+  // on our node: a wrong name makes us retire our own registration as a
+  // stale master (its check is our session's: the lock falls, we take it
+  // again, and round it goes). So the host name, Consul's default node
+  // name, stands in only when Consul refuses to tell; any other failure
+  // (a 500, an oversized or garbled answer) is retried.
   auto r = client_->NodeName();
-  std::string name;
   if (!r.ok() && r.status().code() == StatusCode::kPermissionDenied) {
     // No agent:read: a short-lived session tells the node with the session
     // rights the agent needs anyway.
@@ -312,24 +325,31 @@ void Watcher::LearnNodeName() {
     if (s.ok()) {
       r = client_->SessionNode(*s);
       (void)client_->DestroySession(*s);
+    } else {
+      r = s.status();
     }
   }
+  std::string name;
   if (r.ok()) {
     name = *r;
-  } else if (r.status().code() != StatusCode::kUnavailable) {
+  } else if (r.status().code() == StatusCode::kPermissionDenied ||
+             r.status().code() == StatusCode::kFailedPrecondition) {
+    // Refused (or a client that cannot ask): the host name is the best guess.
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) name = host;
     spdlog::info("consul: node name from the host name ({}): {}", name, r.status().ToString());
   } else {
     Note("read node name", r.status());
+    return false;
   }
-  if (!name.empty()) {
-    have_node_name_ = true;
-    state_.node_name = name;
-    // Where peers reach this host (peer protocol): best effort, an agent
-    // without agent:read falls back to its announce address.
-    if (auto address = client_->NodeAddress(); address.ok()) state_.node_address = *address;
-  }
+  if (name.empty()) return false;
+  Note("read node name", Status::Ok());
+  have_node_name_ = true;
+  state_.node_name = name;
+  // Where peers reach this host (peer protocol): best effort, an agent
+  // without agent:read falls back to its announce address.
+  if (auto address = client_->NodeAddress(); address.ok()) state_.node_address = *address;
+  return true;
 }
 
 // ------------------------------------------------------------------ converging

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "resec/consul/json_codec.h"
 
 namespace resec::consul {
@@ -86,6 +88,8 @@ class FakeConsul {
   void FailCheckUpdate(Status s) { Set(check_, std::move(s)); }
   void FailRenew(Status s) { Set(renew_, std::move(s)); }
   void FailReads(Status s) { Set(reads_, std::move(s)); }
+  void FailNodeName(Status s) { Set(node_name_, std::move(s)); }
+  void FailCreateSession(Status s) { Set(create_session_, std::move(s)); }
   void SetFastHealth(bool fast) {
     std::lock_guard lock(mu_);
     fast_health_ = fast;
@@ -102,6 +106,8 @@ class FakeConsul {
   Status Register() { return Call("register", register_); }
   Status Check() { return Call("check", check_); }
   Status Renew() { return Call("renew", renew_); }
+  Status NodeName() { return Call("node-name", node_name_); }
+  Status CreateSession() { return Call("create-session", create_session_); }
   // The TTL a renewal answers with (the watcher follows Consul's).
   void SetRenewTtl(std::chrono::seconds ttl) {
     std::lock_guard lock(mu_);
@@ -130,7 +136,7 @@ class FakeConsul {
   }
 
   mutable std::mutex mu_;
-  Status register_, check_, renew_, reads_;  // GUARDED_BY(mu_)
+  Status register_, check_, renew_, reads_, node_name_, create_session_;  // GUARDED_BY(mu_)
   bool fast_health_ = false;
   std::chrono::seconds renew_ttl_{15};
   std::map<std::string, std::vector<TimePoint>> calls_;
@@ -140,7 +146,15 @@ class FakeClient final : public Client {
  public:
   explicit FakeClient(FakeConsul& consul) : consul_(consul) {}
 
-  StatusOr<std::string> CreateSession(const SessionOptions&) override { return std::string("session-1"); }
+  StatusOr<std::string> CreateSession(const SessionOptions&) override {
+    if (Status s = consul_.CreateSession(); !s.ok()) return s;
+    return std::string("session-1");
+  }
+  StatusOr<std::string> NodeName() override {
+    if (Status s = consul_.NodeName(); !s.ok()) return s;
+    return std::string("node-1");
+  }
+  StatusOr<std::string> SessionNode(const std::string&) override { return std::string("node-1"); }
   StatusOr<std::chrono::seconds> RenewSession(const std::string&) override {
     Status s = consul_.Renew();
     if (!s.ok()) return s;
@@ -416,6 +430,75 @@ TEST_F(ConsulWatcherTest, AFailedExchangeClearsReachableAndAnAnswerRestoresIt) {
         return p.back().reachable;
       },
       5s));
+}
+
+// The node name tells our master registration from another node's (service
+// IDs repeat across nodes). The host name stands in only when Consul refuses
+// to tell: an agent that guessed it when /v1/agent/self answered with an
+// oversized body retired its own registration as a stale master, which ended
+// its session, and did it again after each new acquire (e2e Everything100MB).
+struct NodeNameRow {
+  std::string name;
+  Status self;     // GET /v1/agent/self
+  Status session;  // the probe session (only asked after a 403)
+  bool guesses_host_name;
+};
+
+TEST_F(ConsulWatcherTest, OnlyARefusalMakesTheHostNameStandIn) {
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  const std::vector<NodeNameRow> rows = {
+      {"answered", Status::Ok(), Status::Ok(), false},
+      {"no agent:read, the probe session tells", StatusFromHttp("GET", "/v1/agent/self", 403, "denied"), Status::Ok(),
+       false},
+      {"no agent:read and no session:write",
+       StatusFromHttp("GET", "/v1/agent/self", 403, "denied"),
+       StatusFromHttp("PUT", "/v1/session/create", 403, "denied"), true},
+      {"oversized answer", Internal("GET /v1/agent/self: response body of 104857600 bytes larger than the limit"),
+       Status::Ok(), false},
+      {"not found (a proxy)", StatusFromHttp("GET", "/v1/agent/self", 404, ""), Status::Ok(), false},
+      {"no leader", StatusFromHttp("GET", "/v1/agent/self", 500, "No cluster leader"), Status::Ok(), false},
+      {"403, then the probe gets a 500", StatusFromHttp("GET", "/v1/agent/self", 403, "denied"),
+       StatusFromHttp("PUT", "/v1/session/create", 500, "No cluster leader"), false},
+  };
+  for (const NodeNameRow& row : rows) {
+    SCOPED_TRACE(row.name);
+    FakeConsul consul;
+    consul.FailNodeName(row.self);
+    consul.FailCreateSession(row.session);
+    std::mutex mu;
+    std::vector<ConsulState> published;
+    Watcher watcher(
+        config_, [&consul](milliseconds) { return std::make_unique<FakeClient>(consul); }, clock_,
+        [&](const ConsulState& s) {
+          std::lock_guard lock(mu);
+          published.push_back(s);
+        });
+    watcher.Start();
+    auto node_name = [&] {
+      std::lock_guard lock(mu);
+      return published.empty() ? std::string() : published.back().node_name;
+    };
+    const bool answered = row.self.ok() || (row.self.code() == StatusCode::kPermissionDenied && row.session.ok());
+    if (answered || row.guesses_host_name) {
+      ASSERT_TRUE(WaitFor([&] { return !node_name().empty(); }, 2s));
+      EXPECT_EQ(node_name(), row.guesses_host_name ? std::string(host) : std::string("node-1"));
+    } else {
+      // Asked again with a growing backoff (0.2, 0.4, 0.8 s), never guessed.
+      ASSERT_TRUE(WaitFor([&] { return consul.Count("node-name") >= 3; }, 3s)) << consul.Count("node-name");
+      EXPECT_EQ(node_name(), "");
+      const std::vector<int64_t> gaps = Gaps(consul.Calls("node-name"));
+      SCOPED_TRACE("gaps: " + Show(gaps));
+      EXPECT_GE(gaps[0], 150);
+      EXPECT_GE(gaps[1], 350);
+      // Healed: the name Consul gives.
+      consul.FailNodeName(Status::Ok());
+      consul.FailCreateSession(Status::Ok());
+      ASSERT_TRUE(WaitFor([&] { return !node_name().empty(); }, 3s));
+      EXPECT_EQ(node_name(), "node-1");
+    }
+    watcher.Stop();
+  }
 }
 
 }  // namespace

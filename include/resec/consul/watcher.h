@@ -96,8 +96,8 @@ class Watcher {
   void Absorb(KvAnswer answer);
   void Absorb(MastersAnswer answer);
 
-  void LearnNodeName();
-  void CleanStaleRegistration();
+  bool LearnNodeName();  // false: failed, to be retried
+  bool CleanStaleRegistration();  // false: failed, to be retried
   void ReleaseIfUnwanted();
   void DestroyVotedOut();
   void RetireStaleMasters();
@@ -137,6 +137,8 @@ class Watcher {
   bool closed_ = false;  // the mailbox was closed: Run() ends
   bool have_node_name_ = false;
   bool cleaned_stale_registration_ = false;
+  int startup_failures_ = 0;  // the two steps above, retried with backoff
+  TimePoint next_startup_try_{};
   bool kv_ready_ = false, masters_ready_ = false;
   TimePoint next_acquire_at_{};   // a refused acquire of a free key is retried then
   std::string written_record_;    // lock value we last wrote (to rewrite on change)
