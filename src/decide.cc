@@ -158,12 +158,18 @@ std::string OwnAddress(const ConsulState& consul, const DecideOptions& options) 
 }
 
 // What the holder writes into the lock key: who, where, and the data's lineage.
+// The lineage is the replication ID our Redis has as master. Not before: a
+// replica's ID is its old master's, which a promoted holder's full-synced
+// replicas never carry (a full sync brings no replid2), so a holder dying
+// between acquiring and rewriting its record would leave a lineage nobody
+// descends from, and after the orphan grace an empty node could win. Without
+// one the offsets decide, which an empty node loses.
 LockRecord RecordOf(const ConsulState& consul, const RedisState& redis, const DecideOptions& options,
                     const std::string& successor) {
   return LockRecord{.holder_id = options.self_id,
                     .address = OwnAddress(consul, options),
                     .port = options.announce_port,
-                    .replid = redis.master_replid,
+                    .replid = redis.role == RedisRole::kMaster ? redis.master_replid : std::string(),
                     .offset = redis.DataOffset(),
                     .successor = successor,
                     .node = options.self_node,

@@ -655,6 +655,18 @@ TEST(Decide, HolderWritesItsIdentityIntoTheLockRecord) {
   EXPECT_EQ(d.intent->lock_record->replid, "aaaa");
 }
 
+// Between acquiring the lock and promoting, our replication ID is the old
+// master's: the record leaves the lineage out until we are master.
+TEST(Decide, HolderNotYetPromotedRecordsNoLineage) {
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  const Decision d = Decide(c, LinkedReplica("127.0.0.1", 7002), Options(), kNow, {});
+  ASSERT_TRUE(d.intent && d.intent->lock_record) << d.reason;
+  EXPECT_EQ(d.intent->lock_record->holder_id, kSelf);
+  EXPECT_EQ(d.intent->lock_record->replid, "");
+  EXPECT_EQ(d.intent->lock_record->offset, 100);
+}
+
 TEST(Decide, CandidateWithoutTheLockIsNeverPassing) {
   ConsulState c = Reachable();
   c.lock_free = true;
