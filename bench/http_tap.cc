@@ -378,6 +378,13 @@ void HttpTap::Run(std::stop_token stop) {
         }
         c.pending[1 - s].append(data);
       } else if (n == 0) {
+        // An HTTP client never half-closes to await an answer: its end of
+        // stream means it gave up (a timed-out request) or is done. Passing
+        // on only the half-close kept both legs of every abandoned blocking
+        // query here until Consul answered it, up to a minute later: at 100
+        // groups, starting under heavy load, that ran the harness out of
+        // file descriptors.
+        if (s == 0) return close_conn(id);
         c.read_closed[s] = true;
       } else if (errno != EAGAIN && errno != EINTR) {
         return close_conn(id);

@@ -54,7 +54,7 @@ struct ScaleOptions {
   int baseline_s = 30;
   int warmup_s = 30;
   int window_s = 60;
-  int failover_runs = 3;
+  int failover_runs = 7;  // failover_ms is their median: three left it at the mercy of one run
   std::filesystem::path out;
   std::optional<std::string> unavailable;  // see FailoverOptions
   nlohmann::json extra_settings = nlohmann::json::object();

@@ -112,10 +112,19 @@ TimePoint Reconciler::Handle(Inbox::Batch batch) {
   for (auto& state : batch.states) {
     std::visit([this](auto&& s) { Apply(Event(std::move(s))); }, std::move(state));
   }
-  // The newest wish, whole, every time.
-  if (last_.consul) send_consul_(*last_.consul);
-  send_redis_(last_.redis);
-  if (last_.peer && send_peer_) send_peer_(*last_.peer);
+  // The newest wish, whole, whenever it changed.
+  if (last_.consul && last_.consul != sent_consul_) {
+    sent_consul_ = last_.consul;
+    send_consul_(*last_.consul);
+  }
+  if (last_.redis != sent_redis_) {
+    sent_redis_ = last_.redis;
+    send_redis_(last_.redis);
+  }
+  if (last_.peer && send_peer_ && last_.peer != sent_peer_) {
+    sent_peer_ = last_.peer;
+    send_peer_(*last_.peer);
+  }
 
   BoardSnapshot snap;
   snap.consul = last_.view;

@@ -99,6 +99,13 @@ class Reconciler {
   Inbox inbox_;
   ReconcilerMemory memory_;
   StepResult last_;
+  // What each actor was last sent: an unchanged wish is not sent again. The
+  // actors converge on their own timers; waking all three on every decision
+  // (ten or more a second with the peer protocol on) cost each agent about
+  // a third of its idle CPU, which a fleet on shared hosts pays per group.
+  std::optional<ConsulIntent> sent_consul_;
+  std::optional<RedisIntent> sent_redis_;
+  std::optional<PeerIntent> sent_peer_;
   bool done_ = false;
 };
 

@@ -3,7 +3,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include <nlohmann/json.hpp>
 
@@ -14,14 +15,6 @@ using nlohmann::json;
 
 constexpr std::string_view kMagic = "RSC1";
 constexpr size_t kMacSize = 32;
-
-std::string Hmac(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
 
 template <typename T>
 bool Get(const json& j, const char* name, T& out) {
@@ -37,8 +30,37 @@ bool Get(const json& j, const char* name, T& out) {
 
 }  // namespace
 
+Key::Key(std::string_view bytes) {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (mac == nullptr) return;
+  std::shared_ptr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(mac), EVP_MAC_CTX_free);
+  EVP_MAC_free(mac);  // the context holds its own reference
+  if (ctx == nullptr) return;
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), params) != 1) {
+    return;
+  }
+  ctx_ = std::move(ctx);
+}
+
+std::string Key::Mac(std::string_view data) const {
+  if (ctx_ == nullptr) return "";
+  // A copy of the keyed state: the prepared one stays untouched, so copies
+  // of the key on other threads may use it at the same time.
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(ctx_.get()), EVP_MAC_CTX_free);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  if (ctx == nullptr || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), out, &len, sizeof out) != 1) {
+    return "";
+  }
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
 Key DeriveKey(std::string_view token, std::string_view group) {
-  return Hmac(token, std::string("resec peer v1\n") + std::string(group));
+  return Key(Key(token).Mac(std::string("resec peer v1\n") + std::string(group)));
 }
 
 std::string Seal(const Heartbeat& h, const Key& key) {
@@ -52,7 +74,7 @@ std::string Seal(const Heartbeat& h, const Key& key) {
                   {"gone", h.gone_term},  {"crash", h.crashed_term}, {"down", h.stepped_down_term},
                   {"st", h.seen_term}};
   const std::string body = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  return std::string(kMagic) + Hmac(key, body) + body;
+  return std::string(kMagic) + key.Mac(body) + body;
 }
 
 StatusOr<Heartbeat> Open(std::string_view datagram, const Key& key, std::string_view group) {
@@ -62,8 +84,8 @@ StatusOr<Heartbeat> Open(std::string_view datagram, const Key& key, std::string_
   }
   const std::string_view mac = datagram.substr(kMagic.size(), kMacSize);
   const std::string_view body = datagram.substr(kMagic.size() + kMacSize);
-  const std::string expected = Hmac(key, body);
-  if (CRYPTO_memcmp(expected.data(), mac.data(), kMacSize) != 0) {
+  const std::string expected = key.Mac(body);
+  if (expected.size() != kMacSize || CRYPTO_memcmp(expected.data(), mac.data(), kMacSize) != 0) {
     return PermissionDenied("peer message with a wrong MAC (another group's token, or forged)");
   }
   const json j = json::parse(body, nullptr, false);

@@ -38,6 +38,28 @@ Heartbeat Sample() {
   return h;
 }
 
+// RFC 4231, test cases 1 and 2: the prepared key computes HMAC-SHA256, and
+// gives the same answer every time (its state is copied, never consumed).
+TEST(PeerMessage, KeyComputesHmacSha256) {
+  auto hex = [](const std::string& s) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : s) {
+      out += kDigits[c >> 4];
+      out += kDigits[c & 15];
+    }
+    return out;
+  };
+  const Key jefe("Jefe");
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(hex(jefe.Mac("what do ya want for nothing?")),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  }
+  EXPECT_EQ(hex(Key(std::string(20, '\x0b')).Mac("Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(Key().Mac("anything"), "");
+}
+
 TEST(PeerMessage, RoundTripsAndStaysUnderTheDatagramLimit) {
   const Key key = DeriveKey("token", "resec/.lock");
   const std::string wire = Seal(Sample(), key);
