@@ -19,8 +19,8 @@ using std::chrono::milliseconds;
 // Calls to the other Redis servers of the group (see WatcherOptions::connect_peer).
 // A Redis whose agent died answers a fence in a millisecond or two; one that
 // does not answer in 100 ms is on a frozen or cut-off host, where the wait
-// is pure failover time (its agent pauses it on its side once it can see
-// its lease gone, and the failed fence is retried as a demotion later). 200 ms cost every
+// is pure failover time (its agent pauses it once it sees its lease gone,
+// and the failed fence is retried as a demotion later). 200 ms cost every
 // host-freeze and host-partition failover a tenth of a second more.
 constexpr milliseconds kPeerTimeout{100};
 

@@ -88,8 +88,8 @@ struct Heartbeat {
 // A group's MAC key, its HMAC-SHA256 state set up once: each heartbeat then
 // costs one hash pass over its bytes. (OpenSSL 3's one-shot HMAC() fetches
 // the algorithms and sets up the key on every call: a sixth of an idle
-// agent's CPU at ten heartbeats a second.) Copies share the prepared state;
-// Mac() is safe to call from several threads.
+// agent's CPU at ten heartbeats a second.) Copies share the prepared state,
+// which Mac() only reads (it hashes on a copy).
 class Key {
  public:
   Key() = default;
