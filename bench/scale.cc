@@ -479,10 +479,10 @@ int64_t OpenFds() {
 void RaiseFileLimit() {
   // Consul servers, the tap and hundreds of children each hold sockets; the
   // children inherit the limit.
-  // At 100 groups of our agents the tap alone relays some 3,000 kept-alive
-  // connections (two descriptors each) beside 600 children's pipes: a
-  // default hard limit of 20,000 ran out. Root may raise it; anyone else
-  // gets the hard limit.
+  // At 100 groups the steady state needs a few thousand (the tap's relayed
+  // connections, two descriptors each, and 600 children's pipes); headroom
+  // for a start under heavy load, when timed-out requests are retried on new
+  // connections. Root may raise it; anyone else gets the hard limit.
   rlimit l{};
   if (::getrlimit(RLIMIT_NOFILE, &l) != 0) return;
   const rlimit wide{kWantedFileLimit, std::max<rlim_t>(l.rlim_max, kWantedFileLimit)};

@@ -48,14 +48,15 @@ Votes Count(const ConsulState& consul, const RedisState& redis, const PeerView& 
     // our term and has not voted us gone in it, and a member that holds a
     // newer term means we have none at all.
     if (v.members >= 3) {
+      const bool superseded = std::any_of(view.members.begin(), view.members.end(), [&](const auto& entry) {
+        const Heartbeat& last = entry.second.last;
+        return last.seen_term > v.term || (last.holder && last.term > v.term);
+      });
       std::vector<TimePoint> grants;
-      bool superseded = false;
-      for (const auto& [member, m] : view.members) {
-        if (m.last.seen_term > v.term || (m.last.holder && m.last.term > v.term)) superseded = true;
-      }
       for (const PeerReport& p : consul.peers) {
+        if (superseded) break;
         const PeerMember* m = Find(view, MemberKey(p.node, p.id));
-        if (m == nullptr || !m->acked_sent_at || superseded) continue;
+        if (m == nullptr || !m->acked_sent_at) continue;
         if (m->last.gone_term >= v.term || m->last.crashed_term >= v.term) continue;
         grants.push_back(*m->acked_sent_at + std::chrono::duration_cast<Duration>(o.lease * o.master_share));
       }

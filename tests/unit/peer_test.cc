@@ -128,6 +128,24 @@ PeerMember Heard(TimePoint at, bool holder = false, uint64_t gone = 0, uint64_t 
   return m;
 }
 
+// We hold lock term 5 in a group of three; h2 and h3 acked heartbeats we
+// sent h2_sent and h3_sent ago.
+struct Holding {
+  ConsulState consul;
+  PeerView view;
+};
+Holding HoldingTerm5(Duration h2_sent, Duration h3_sent) {
+  Holding h;
+  h.consul.lock_held = true;
+  h.consul.lock_index = 5;
+  h.consul.peers = {Member("h2"), Member("h3")};
+  h.view.members[kH2] = Heard(kT0);
+  h.view.members[kH2].acked_sent_at = kT0 - h2_sent;
+  h.view.members[kH3] = Heard(kT0);
+  h.view.members[kH3].acked_sent_at = kT0 - h3_sent;
+  return h;
+}
+
 Options Opts() {
   Options o;
   o.enabled = true;
@@ -243,15 +261,7 @@ TEST(PeerVotes, AHolderThatNeverSpokeTheProtocolIsNeverVotedOut) {
 }
 
 TEST(PeerVotes, TheHoldersLeaseIsTheQuorumsGrant) {
-  ConsulState c;
-  c.lock_held = true;
-  c.lock_index = 5;
-  c.peers = {Member("h2"), Member("h3")};
-  PeerView view;
-  view.members[kH2] = Heard(kT0);
-  view.members[kH2].acked_sent_at = kT0 - 100ms;
-  view.members[kH3] = Heard(kT0);
-  view.members[kH3].acked_sent_at = kT0 - 400ms;
+  auto [c, view] = HoldingTerm5(100ms, 400ms);
   Votes v = Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
   EXPECT_TRUE(v.holder_is_us);
   ASSERT_TRUE(v.lease_until);
@@ -273,16 +283,8 @@ TEST(PeerVotes, TheHoldersLeaseIsTheQuorumsGrant) {
 // its lease (chaos, host-partition of the master: it lifted its pause 80 ms
 // after the heal, beside the new master).
 TEST(PeerVotes, NoLeaseFromMembersThatSawUsReplaced) {
-  ConsulState c;
-  c.lock_held = true;
-  c.lock_index = 5;
-  c.peers = {Member("h2"), Member("h3")};
-  PeerView view;
-  view.members[kH2] = Heard(kT0);
-  view.members[kH2].acked_sent_at = kT0 - 100ms;
+  auto [c, view] = HoldingTerm5(100ms, 100ms);
   view.members[kH2].last.seen_term = 5;
-  view.members[kH3] = Heard(kT0);
-  view.members[kH3].acked_sent_at = kT0 - 100ms;
   view.members[kH3].last.seen_term = 5;
   ASSERT_TRUE(Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts()).lease_until);
 
