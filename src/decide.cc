@@ -158,18 +158,20 @@ std::string OwnAddress(const ConsulState& consul, const DecideOptions& options) 
 }
 
 // What the holder writes into the lock key: who, where, and the data's lineage.
-// The lineage is the replication ID our Redis has as master. Not before: a
-// replica's ID is its old master's, which a promoted holder's full-synced
-// replicas never carry (a full sync brings no replid2), so a holder dying
-// between acquiring and rewriting its record would leave a lineage nobody
-// descends from, and after the orphan grace an empty node could win. Without
-// one the offsets decide, which an empty node loses.
+// The lineage is the replication ID our Redis has as master with a backlog.
+// Not before: a replica's ID is its old master's, and a master without a
+// backlog (none attached since it became master) draws a new ID when the
+// first replica attaches; neither ID is one its replicas will carry (a full
+// sync brings no replid2). A holder dying before its record caught up would
+// leave a lineage nobody descends from, and after the orphan grace an empty
+// node could win. Without one the offsets decide, which an empty node loses.
 LockRecord RecordOf(const ConsulState& consul, const RedisState& redis, const DecideOptions& options,
                     const std::string& successor) {
   return LockRecord{.holder_id = options.self_id,
                     .address = OwnAddress(consul, options),
                     .port = options.announce_port,
-                    .replid = redis.role == RedisRole::kMaster ? redis.master_replid : std::string(),
+                    .replid = redis.role == RedisRole::kMaster && redis.repl_backlog_active ? redis.master_replid
+                                                                                        : std::string(),
                     .offset = redis.DataOffset(),
                     .successor = successor,
                     .node = options.self_node,
@@ -315,6 +317,9 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
          p.priority, p.cooling});
   }
 
+  // When the ranking below starts to count: the lock-delay after the lock
+  // freed, or the end of a wait that held every candidate back alike.
+  TimePoint ranked_from = free_since + options.lock_delay;
   // Lineage: when the last master is known, only data that descends from it
   // may win; a Redis restarted empty has a fresh replication ID.
   if (consul.lock_record && !consul.lock_record->replid.empty()) {
@@ -343,6 +348,11 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
       // take minutes): give them time to reappear.
       return {false, "no live member holds the last master's data (replid " + last + ") yet" +
                          (loading_member ? "; a member is loading its dataset" : "")};
+    } else {
+      // The grace held everyone back: the best goes first now, the others
+      // each wait their turn from here, or they all race at its end.
+      ranked_from = std::max(ranked_from, free_since + (loading_member ? std::max(options.orphan_grace, options.orphan_load_wait)
+                                                                        : options.orphan_grace));
     }
   }
 
@@ -368,7 +378,7 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
                        ") to end its cool-down after a stall"};
   }
 
-  if (now - free_since >= options.lock_delay + rank * options.election_grace) {
+  if (now - ranked_from >= rank * options.election_grace) {
     return {true, "better candidates did not take the lock in time"};
   }
   const Candidate& best = candidates.front();

@@ -34,6 +34,7 @@ nlohmann::json ToJson(const RedisState& s, bool include_info) {
       {"master_replid2", s.master_replid2},
       {"master_repl_offset", s.master_repl_offset},
       {"second_repl_offset", s.second_repl_offset},
+      {"repl_backlog_active", s.repl_backlog_active},
       {"connected_slaves", s.connected_slaves},
       {"run_id", s.run_id},
   };

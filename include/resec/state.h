@@ -77,6 +77,10 @@ struct RedisState {
   std::string master_replid2;
   int64_t master_repl_offset = 0;
   int64_t second_repl_offset = -1;
+  // Whether a master keeps a replication backlog. Until it does (no replica
+  // has attached since it became master) its master_replid is provisional:
+  // Redis draws a new one when it creates the backlog for the first replica.
+  bool repl_backlog_active = false;
   int connected_slaves = 0;
   // A master's view of its replicas (INFO "slaveN:ip=..,port=..,state=..,offset=..").
   struct Replica {

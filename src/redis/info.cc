@@ -99,6 +99,8 @@ void Apply(std::string_view key, std::string_view value, RedisState& state) {
     SetInt(value, state.master_repl_offset);
   } else if (key == "second_repl_offset") {
     SetInt(value, state.second_repl_offset);
+  } else if (key == "repl_backlog_active") {
+    SetBool01(value, state.repl_backlog_active);
   } else if (key == "connected_slaves") {
     SetInt(value, state.connected_slaves);
   }

@@ -19,6 +19,7 @@ RedisState HealthyMaster() {
   r.role = RedisRole::kMaster;
   r.master_replid = "aaaa";
   r.master_repl_offset = 100;
+  r.repl_backlog_active = true;
   r.info = "# Replication\r\nrole:master\r\n";
   return r;
 }
@@ -393,6 +394,24 @@ TEST(Decide, Table) {
          m.lock_free_since = kNow - std::chrono::seconds(11);
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
+      {"ours: past the orphan grace a better candidate still goes first (regression: all raced at its end)",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         c.lock_record = LockRecord{kOther, "", 7002, "gone", 10, ""};
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "bbbb", "", 200, 100, 0}};
+         r = LinkedReplica("127.0.0.1", 7003);
+         m.lock_free_since = kNow - std::chrono::milliseconds(10500);
+       },
+       Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
+      {"ours: past the orphan grace and our turn, a worse candidate competes",
+       [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
+         c.lock_free = true;
+         c.lock_record = LockRecord{kOther, "", 7002, "gone", 10, ""};
+         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "bbbb", "", 200, 100, 0}};
+         r = LinkedReplica("127.0.0.1", 7003);
+         m.lock_free_since = kNow - std::chrono::milliseconds(11500);
+       },
+       Rule::kCompete, true, std::nullopt, std::nullopt},
       {"ours: priority 0 never competes",
        [](ConsulState& c, RedisState&, DecideOptions& o, DecideMemory&) {
          c.lock_free = true;
@@ -665,6 +684,20 @@ TEST(Decide, HolderNotYetPromotedRecordsNoLineage) {
   EXPECT_EQ(d.intent->lock_record->holder_id, kSelf);
   EXPECT_EQ(d.intent->lock_record->replid, "");
   EXPECT_EQ(d.intent->lock_record->offset, 100);
+}
+
+// A master no replica has attached to since it became master has no backlog
+// yet, and Redis draws a new replication ID when the first one attaches: the
+// record waits for the ID the replicas will carry (regression: a holder
+// killed in between left a lineage nobody had, and an empty node won).
+TEST(Decide, MasterWithoutBacklogRecordsNoLineage) {
+  ConsulState c = Reachable();
+  c.lock_held = true;
+  RedisState r = HealthyMaster();
+  r.repl_backlog_active = false;
+  const Decision d = Decide(c, r, Options(), kNow, {});
+  ASSERT_TRUE(d.intent && d.intent->lock_record) << d.reason;
+  EXPECT_EQ(d.intent->lock_record->replid, "");
 }
 
 TEST(Decide, CandidateWithoutTheLockIsNeverPassing) {

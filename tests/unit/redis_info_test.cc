@@ -143,7 +143,10 @@ std::vector<Row> Rows() {
          s.master_replid2 = "0000000000000000000000000000000000000000";
          s.master_repl_offset = 50;
          s.second_repl_offset = -1;
+         s.repl_backlog_active = true;
        }},
+      {"master without a backlog yet", "role:master\r\nrepl_backlog_active:0\r\n",
+       [](RedisState& s) { s.role = RedisRole::kMaster; }},
       {"replica linked", kReplicaLinked,
        [](RedisState& s) {
          s.role = RedisRole::kReplica;
@@ -154,6 +157,7 @@ std::vector<Row> Rows() {
          s.master_replid = "d503fc165a7146baabc16609e913bf7ef4ff9053";
          s.master_replid2 = "0000000000000000000000000000000000000000";
          s.master_repl_offset = 50;
+         s.repl_backlog_active = true;
        }},
       {"replica syncing", kReplicaSyncing,
        [](RedisState& s) {
