@@ -345,11 +345,25 @@ bool Watcher::LearnNodeName() {
   if (name.empty()) return false;
   Note("read node name", Status::Ok());
   have_node_name_ = true;
+  node_name_guessed_ = !r.ok();
   state_.node_name = name;
   // Where peers reach this host (peer protocol): best effort, an agent
   // without agent:read falls back to its announce address.
   if (auto address = client_->NodeAddress(); address.ok()) state_.node_address = *address;
   return true;
+}
+
+void Watcher::CorrectGuessedNodeName(const std::string& session) {
+  auto node = client_->SessionNode(session);
+  Note("read node name", node.status());
+  if (!node.ok() || node->empty()) return;
+  node_name_guessed_ = false;
+  if (*node == state_.node_name) return;
+  spdlog::warn("consul: node name is {}, not the host name {} that stood in for it", *node, state_.node_name);
+  state_.node_name = *node;
+  // Everything written under the guessed name is written again.
+  written_report_.clear();
+  written_record_.clear();
 }
 
 // ------------------------------------------------------------------ converging
@@ -534,6 +548,9 @@ void Watcher::EnsureSession() {
     if (want_check) state_.check_confirmed_at = now;
     written_report_.clear();
     next_renew_ = now + (ttl_only && !intent_.relaxed_renewal ? config_.lock_ttl / 3 : config_.lock_ttl / 2);
+    // Refused at start, granted now (an ACL fixed, a proxy in front of
+    // Consul recovered): our session is on our node and tells its name.
+    if (node_name_guessed_ && !ttl_only) CorrectGuessedNodeName(state_.session_id);
     return;
   }
   if (now < next_renew_) return;
@@ -615,8 +632,9 @@ void Watcher::TryAcquire() {
 }
 
 void Watcher::RetireStaleMasters() {
+  // Under a guessed node name our own registration looks like another node's.
   if (!intent_.retire_stale_masters || !state_.lock_held || !state_.registered ||
-      state_.registered_role != RedisRole::kMaster) {
+      state_.registered_role != RedisRole::kMaster || node_name_guessed_) {
     retired_term_ = 0;
     return;
   }

@@ -501,5 +501,30 @@ TEST_F(ConsulWatcherTest, OnlyARefusalMakesTheHostNameStandIn) {
   }
 }
 
+// Consul refused at start (everything 403: an ACL being rolled out, a proxy
+// in front of it): the host name stood in. The first session Consul grants
+// is on our node and corrects it, before any lock is taken under the wrong
+// name (regression: our own master registration looked like another node's
+// stale one, and retiring it dropped our session's lock, over and over).
+TEST_F(ConsulWatcherTest, FirstGrantedSessionCorrectsAGuessedNodeName) {
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  ASSERT_NE(std::string(host), "node-1");
+  consul_.FailNodeName(StatusFromHttp("GET", "/v1/agent/self", 403, "denied"));
+  consul_.FailCreateSession(StatusFromHttp("PUT", "/v1/session/create", 403, "denied"));
+  Start();
+  auto node_name = [&] {
+    const std::vector<ConsulState> published = Published();
+    return published.empty() ? std::string() : published.back().node_name;
+  };
+  ASSERT_TRUE(WaitFor([&] { return node_name() == host; }, 2s)) << node_name();
+  consul_.FailCreateSession(Status::Ok());  // agent:read still refused
+  ConsulIntent intent;
+  intent.register_as = RedisRole::kMaster;
+  intent.hold_lock = true;
+  watcher_->SetIntent(intent);
+  ASSERT_TRUE(WaitFor([&] { return node_name() == "node-1"; }, 3s)) << node_name();
+}
+
 }  // namespace
 }  // namespace resec::consul

@@ -97,6 +97,7 @@ class Watcher {
   void Absorb(MastersAnswer answer);
 
   bool LearnNodeName();  // false: failed, to be retried
+  void CorrectGuessedNodeName(const std::string& session);
   bool CleanStaleRegistration();  // false: failed, to be retried
   void ReleaseIfUnwanted();
   void DestroyVotedOut();
@@ -136,6 +137,9 @@ class Watcher {
   bool have_intent_ = false;
   bool closed_ = false;  // the mailbox was closed: Run() ends
   bool have_node_name_ = false;
+  // The node name is the host name standing in for one Consul refused to
+  // tell: corrected from our first session Consul grants (LearnNodeName).
+  bool node_name_guessed_ = false;
   bool cleaned_stale_registration_ = false;
   int startup_failures_ = 0;  // the two steps above, retried with backoff
   TimePoint next_startup_try_{};
