@@ -351,8 +351,9 @@ Eligibility CheckEligibility(const ConsulState& consul, const RedisState& redis,
     } else {
       // The grace held everyone back: the best goes first now, the others
       // each wait their turn from here, or they all race at its end.
-      ranked_from = std::max(ranked_from, free_since + (loading_member ? std::max(options.orphan_grace, options.orphan_load_wait)
-                                                                        : options.orphan_grace));
+      const auto waited =
+          loading_member ? std::max(options.orphan_grace, options.orphan_load_wait) : options.orphan_grace;
+      ranked_from = std::max(ranked_from, free_since + waited);
     }
   }
 
