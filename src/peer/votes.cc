@@ -53,12 +53,13 @@ Votes Count(const ConsulState& consul, const RedisState& redis, const PeerView& 
         return last.seen_term > v.term || (last.holder && last.term > v.term);
       });
       std::vector<TimePoint> grants;
-      for (const PeerReport& p : consul.peers) {
-        if (superseded) break;
-        const PeerMember* m = Find(view, MemberKey(p.node, p.id));
-        if (m == nullptr || !m->acked_sent_at) continue;
-        if (m->last.gone_term >= v.term || m->last.crashed_term >= v.term) continue;
-        grants.push_back(*m->acked_sent_at + std::chrono::duration_cast<Duration>(o.lease * o.master_share));
+      if (!superseded) {
+        for (const PeerReport& p : consul.peers) {
+          const PeerMember* m = Find(view, MemberKey(p.node, p.id));
+          if (m == nullptr || !m->acked_sent_at) continue;
+          if (m->last.gone_term >= v.term || m->last.crashed_term >= v.term) continue;
+          grants.push_back(*m->acked_sent_at + std::chrono::duration_cast<Duration>(o.lease * o.master_share));
+        }
       }
       std::sort(grants.begin(), grants.end(), std::greater<>());
       const size_t needed = static_cast<size_t>(v.quorum - 1);

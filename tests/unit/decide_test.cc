@@ -82,6 +82,15 @@ struct Row {
 
 const TimePoint kNow = TimePoint(std::chrono::hours(10));
 
+// The lock freed, nobody descends from its record (the orphan grace applies),
+// and a peer with a higher offset ranks ahead of us.
+void BehindABetterPeerOnAnOrphanedRecord(ConsulState& c, RedisState& r) {
+  c.lock_free = true;
+  c.lock_record = LockRecord{kOther, "", 7002, "gone", 10, ""};
+  c.peers = {PeerReport{kOther, "", 7002, true, "slave", "bbbb", "", 200, 100, 0}};
+  r = LinkedReplica("127.0.0.1", 7003);
+}
+
 TEST(Decide, Table) {
   const std::vector<Row> rows = {
       {"1. no Consul state yet: wait",
@@ -396,19 +405,13 @@ TEST(Decide, Table) {
        Rule::kCompete, true, std::nullopt, std::nullopt},
       {"ours: past the orphan grace a better candidate still goes first (regression: all raced at its end)",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
-         c.lock_free = true;
-         c.lock_record = LockRecord{kOther, "", 7002, "gone", 10, ""};
-         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "bbbb", "", 200, 100, 0}};
-         r = LinkedReplica("127.0.0.1", 7003);
+         BehindABetterPeerOnAnOrphanedRecord(c, r);
          m.lock_free_since = kNow - std::chrono::milliseconds(10500);
        },
        Rule::kWaitForBetterCandidate, false, std::nullopt, std::nullopt},
       {"ours: past the orphan grace and our turn, a worse candidate competes",
        [](ConsulState& c, RedisState& r, DecideOptions&, DecideMemory& m) {
-         c.lock_free = true;
-         c.lock_record = LockRecord{kOther, "", 7002, "gone", 10, ""};
-         c.peers = {PeerReport{kOther, "", 7002, true, "slave", "bbbb", "", 200, 100, 0}};
-         r = LinkedReplica("127.0.0.1", 7003);
+         BehindABetterPeerOnAnOrphanedRecord(c, r);
          m.lock_free_since = kNow - std::chrono::milliseconds(11500);
        },
        Rule::kCompete, true, std::nullopt, std::nullopt},
