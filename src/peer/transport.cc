@@ -144,13 +144,20 @@ void Transport::Send(TimePoint now) {
   h.boot = boot_;
   h.seq = ++seq_;
   for (const auto& [member, m] : view_.members) h.acks.push_back({member, m.last.boot, m.last.seq});
+  h.reads = kNewestWire;
   sent_[h.seq % kSentRing] = {h.seq, now};
-  const std::string datagram = Seal(h, options_.key);
+  // Each member gets the newest encoding it said it reads; one not heard
+  // from yet gets JSON, which every version reads. Sealed once per encoding.
+  std::array<std::string, 2> sealed;
   for (const auto& [member, address] : intent_.peers) {
     auto cached = resolved_.find(address);
     if (cached == resolved_.end()) cached = resolved_.emplace(address, Resolve(address)).first;
     const std::optional<sockaddr_in>& to = cached->second;
     if (!to) continue;
+    const auto heard = view_.members.find(member);
+    const Wire wire = heard != view_.members.end() ? heard->second.last.reads : Wire::kJson;
+    std::string& datagram = sealed[wire == Wire::kJson ? 0 : 1];
+    if (datagram.empty()) datagram = Seal(h, options_.key, wire);
     // Best effort: a lost heartbeat is what the lease is for.
     (void)::sendto(fd_, datagram.data(), datagram.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&*to),
                    sizeof(*to));

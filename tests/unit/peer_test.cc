@@ -60,13 +60,64 @@ TEST(PeerMessage, KeyComputesHmacSha256) {
   EXPECT_EQ(Key().Mac("anything"), "");
 }
 
-TEST(PeerMessage, RoundTripsAndStaysUnderTheDatagramLimit) {
+TEST(PeerMessage, RoundTripsInBothEncodingsAndStaysUnderTheDatagramLimit) {
   const Key key = DeriveKey("token", "resec/.lock");
-  const std::string wire = Seal(Sample(), key);
-  EXPECT_LT(wire.size(), kMaxDatagram);
-  StatusOr<Heartbeat> back = Open(wire, key, "resec/.lock");
+  Heartbeat sample = Sample();
+  sample.reads = Wire::kBinary;
+  sample.offset = -5;  // signed fields keep their sign
+  sample.priority = -1;
+  for (Wire wire : {Wire::kJson, Wire::kBinary}) {
+    const std::string datagram = Seal(sample, key, wire);
+    EXPECT_EQ(datagram.substr(0, 4), wire == Wire::kJson ? "RSC1" : "RSC2");
+    EXPECT_LT(datagram.size(), kMaxDatagram);
+    StatusOr<Heartbeat> back = Open(datagram, key, "resec/.lock");
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, sample);
+  }
+  // The binary one is the smaller (JSON's names and quotes).
+  EXPECT_LT(Seal(sample, key, Wire::kBinary).size(), Seal(sample, key, Wire::kJson).size() * 3 / 4);
+}
+
+// Version 1 sent JSON without "v": such a sender reads JSON only, which is
+// what a newer agent must send it back.
+TEST(PeerMessage, AVersionOneHeartbeatSaysItReadsJsonOnly) {
+  const Key key = DeriveKey("token", "resec/.lock");
+  const std::string body = R"({"g":"resec/.lock","f":"h9/redis@:6379","b":1,"s":2,"r":"slave","o":10})";
+  const std::string datagram = "RSC1" + key.Mac(body) + body;
+  StatusOr<Heartbeat> back = Open(datagram, key, "resec/.lock");
   ASSERT_TRUE(back.ok()) << back.status().ToString();
-  EXPECT_EQ(*back, Sample());
+  EXPECT_EQ(back->reads, Wire::kJson);
+  EXPECT_EQ(back->offset, 10);
+  // And one from a newer version that reads an encoding we do not know yet:
+  // the newest we know.
+  const std::string newer = R"({"g":"resec/.lock","f":"h9/redis@:6379","v":7})";
+  EXPECT_EQ(Open("RSC1" + key.Mac(newer) + newer, key, "resec/.lock")->reads, Wire::kBinary);
+}
+
+// A later version may append fields to the binary body; a cut one is
+// refused at every length, and a count that promises more acks than the
+// bytes could hold is refused before it sizes anything.
+TEST(PeerMessage, BinaryBodiesCutShortAreRefusedAndAppendedFieldsIgnored) {
+  const Key key = DeriveKey("token", "resec/.lock");
+  const std::string datagram = Seal(Sample(), key, Wire::kBinary);
+  const std::string body = datagram.substr(36);
+  auto seal = [&](const std::string& b) { return "RSC2" + key.Mac(b) + b; };
+  for (size_t n = 0; n < body.size(); ++n) {
+    EXPECT_FALSE(Open(seal(body.substr(0, n)), key, "resec/.lock").ok()) << "cut at " << n;
+  }
+  StatusOr<Heartbeat> longer = Open(seal(body + std::string("\x05later", 6)), key, "resec/.lock");
+  ASSERT_TRUE(longer.ok()) << longer.status().ToString();
+  EXPECT_EQ(*longer, Sample());
+  // Sample() has two acks, the second's seq (98) the last byte: replace both
+  // with a count of 2^40 and nothing after it.
+  Heartbeat no_acks = Sample();
+  no_acks.acks.clear();
+  std::string lying = Seal(no_acks, key, Wire::kBinary).substr(36);
+  lying.pop_back();  // the ack count, 0
+  lying += std::string("\x80\x80\x80\x80\x80\x80\x01", 7);
+  EXPECT_FALSE(Open(seal(lying), key, "resec/.lock").ok());
+  // A varint longer than ten bytes.
+  EXPECT_FALSE(Open(seal(std::string(12, '\xff')), key, "resec/.lock").ok());
 }
 
 TEST(PeerMessage, RefusesAnotherKeyAGroupATamperedBodyAndGarbage) {
@@ -85,7 +136,7 @@ TEST(PeerMessage, RefusesAnotherKeyAGroupATamperedBodyAndGarbage) {
   Heartbeat other = Sample();
   other.group = "resec/other";
   EXPECT_FALSE(Open(Seal(other, key), key, "resec/.lock").ok());
-  for (const std::string& bad : {std::string(), std::string("RSC1"), std::string(2000, 'x'), std::string("hello")}) {
+  for (const std::string& bad : {std::string(), std::string("RSC1"), std::string("RSC2"), std::string(2000, 'x'), std::string("hello")}) {
     EXPECT_FALSE(Open(bad, key, "resec/.lock").ok()) << bad.size();
   }
   // A valid MAC over a body with wrong types: an error, never an exception.

@@ -1,0 +1,122 @@
+// The peer transport over loopback UDP: it sends each member the encoding
+// that member said it reads, so agents of two versions keep talking through
+// a rolling upgrade and a downgrade.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <string>
+
+#include "resec/clock.h"
+#include "resec/peer/message.h"
+#include "resec/peer/transport.h"
+
+namespace resec::peer {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kGroup[] = "resec/.lock";
+
+// A bare UDP socket on loopback standing in for another agent.
+class RawPeer {
+ public:
+  RawPeer() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~RawPeer() { ::close(fd_); }
+  RawPeer(const RawPeer&) = delete;
+  RawPeer& operator=(const RawPeer&) = delete;
+
+  int port() const { return port_; }
+  // The next datagram, "" after a second of silence.
+  std::string Receive() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 1000) != 1) return "";
+    std::array<char, 2048> buffer;
+    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+    return n > 0 ? std::string(buffer.data(), static_cast<size_t>(n)) : "";
+  }
+  void SendTo(int port, const std::string& datagram) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    ::sendto(fd_, datagram.data(), datagram.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// Waits until the transport sends `magic` (it may still send one or two of
+// the other kind, sealed before it heard the news).
+bool SendsWithin(RawPeer& peer, std::string_view magic) {
+  for (int i = 0; i < 50; ++i) {
+    const std::string d = peer.Receive();
+    if (d.empty()) return false;
+    if (d.substr(0, 4) == magic) return true;
+  }
+  return false;
+}
+
+TEST(PeerTransport, SpeaksToEachMemberInTheEncodingItReads) {
+  const Key key = DeriveKey("token", kGroup);
+  SystemClock clock;
+  TransportOptions options;
+  options.listen_host = "127.0.0.1";
+  options.interval = 20ms;
+  options.key = key;
+  options.group = kGroup;
+  Transport transport(options, clock, [](const PeerView&) {});
+  ASSERT_TRUE(transport.Start().ok());
+  RawPeer old_peer;
+  PeerIntent intent;
+  intent.heartbeat.from = "new/redis@:6379";
+  intent.peers["old/redis@:6379"] = "127.0.0.1:" + std::to_string(old_peer.port());
+  transport.SetIntent(intent);
+
+  // Not heard from yet: JSON, which every version reads, saying it reads
+  // the binary encoding.
+  std::string first = old_peer.Receive();
+  ASSERT_EQ(first.substr(0, 4), "RSC1");
+  StatusOr<Heartbeat> opened = Open(first, key, kGroup);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->reads, Wire::kBinary);
+
+  // A version-1 agent (no "v"): JSON it stays.
+  uint64_t seq = 0;
+  auto from_old = [&](uint64_t boot, const std::string& extra) {
+    const std::string body = R"({"g":"resec/.lock","f":"old/redis@:6379","b":)" + std::to_string(boot) +
+                             R"(,"s":)" + std::to_string(++seq) + extra + "}";
+    old_peer.SendTo(transport.port(), "RSC1" + key.Mac(body) + body);
+  };
+  from_old(1, "");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(old_peer.Receive().substr(0, 4), "RSC1");
+  // Upgraded (a new boot that says it reads version 2): binary from then on.
+  from_old(2, R"(,"v":2)");
+  EXPECT_TRUE(SendsWithin(old_peer, "RSC2"));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(old_peer.Receive().substr(0, 4), "RSC2");
+  // Rolled back to version 1: JSON again.
+  from_old(3, "");
+  EXPECT_TRUE(SendsWithin(old_peer, "RSC1"));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(old_peer.Receive().substr(0, 4), "RSC1");
+  transport.Stop();
+}
+
+}  // namespace
+}  // namespace resec::peer
