@@ -173,9 +173,9 @@ void Agent::DumpReconciler() const {
        {{"hold_lock", snap.intent.hold_lock},
         {"register_as", snap.intent.register_as ? std::string(RoleName(*snap.intent.register_as)) : "none"},
         {"check_status", snap.intent.check_status}}},
-      {"lock_free_for_ms", snap.memory.decide.lock_free_since
+      {"lock_free_for_ms", snap.lock_free_since
                                ? std::chrono::duration_cast<milliseconds>(clock_.Now() -
-                                                                          *snap.memory.decide.lock_free_since)
+                                                                          *snap.lock_free_since)
                                      .count()
                                : -1},
       {"counters",

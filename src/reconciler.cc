@@ -133,7 +133,7 @@ TimePoint Reconciler::Handle(Inbox::Batch batch) {
   snap.decision = last_.decision;
   snap.intent = last_.consul.value_or(ConsulIntent{});
   snap.redis_intent = last_.redis;
-  snap.memory = memory_;
+  snap.lock_free_since = memory_.decide.lock_free_since;
   snap.counters = memory_.counters;
   snap.decided = memory_.decided;
   board_.Set(std::move(snap));
