@@ -39,9 +39,9 @@ struct BoardSnapshot {
   Decision decision;
   ConsulIntent intent;
   RedisIntent redis_intent;
-  // Since when the lock has been free, as the election counts it (the rest
-  // of the reconciler's memory stays on its thread: copying it for every
-  // pass was a tenth of an idle agent's CPU).
+  // Since when the lock has been free, as the election counts it. The rest
+  // of the reconciler's memory stays on its thread: a copy of all of it on
+  // every pass (ten or more a second) served this one field.
   std::optional<TimePoint> lock_free_since;
   Counters counters;
   bool decided = false;
