@@ -6,6 +6,7 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -144,6 +145,9 @@ class Reader {
   bool ok_ = true;
 };
 
+// The newest encoding we know of that a sender reading up to `version` reads.
+Wire NewestWeShare(uint64_t version) { return version >= 2 ? Wire::kBinary : Wire::kJson; }
+
 enum Flag : uint8_t { kHolder = 1, kHealthy = 2, kSyncing = 4, kLoading = 8, kCooling = 16 };
 
 std::string SealBinary(const Heartbeat& h, const Key& key) {
@@ -179,7 +183,7 @@ std::string SealBinary(const Heartbeat& h, const Key& key) {
 StatusOr<Heartbeat> OpenBinary(std::string_view body) {
   Reader r(body);
   Heartbeat h;
-  h.reads = r.Unsigned() >= 2 ? Wire::kBinary : Wire::kJson;
+  h.reads = NewestWeShare(r.Unsigned());
   h.group = r.Bytes();
   h.from = r.Bytes();
   h.boot = r.Unsigned();
@@ -253,8 +257,9 @@ StatusOr<Heartbeat> OpenJson(std::string_view body) {
       h.acks.push_back(std::move(ack));
     }
   }
-  int reads = 1;
-  if (ok && Get(j, "v", reads)) h.reads = reads >= 2 ? Wire::kBinary : Wire::kJson;
+  int64_t reads = 1;  // absent: a version-1 sender
+  ok = ok && Get(j, "v", reads);
+  h.reads = NewestWeShare(static_cast<uint64_t>(std::max<int64_t>(reads, 1)));
   if (!ok) return InvalidArgument("peer message: a field has the wrong type");
   return h;
 }

@@ -92,6 +92,9 @@ TEST(PeerMessage, AVersionOneHeartbeatSaysItReadsJsonOnly) {
   // the newest we know.
   const std::string newer = R"({"g":"resec/.lock","f":"h9/redis@:6379","v":7})";
   EXPECT_EQ(Open("RSC1" + key.Mac(newer) + newer, key, "resec/.lock")->reads, Wire::kBinary);
+  // A "v" of the wrong type is refused like any other field's.
+  const std::string wrong = R"({"g":"resec/.lock","f":"h9/redis@:6379","v":"two"})";
+  EXPECT_FALSE(Open("RSC1" + key.Mac(wrong) + wrong, key, "resec/.lock").ok());
 }
 
 // A later version may append fields to the binary body; a cut one is
