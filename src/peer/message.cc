@@ -47,18 +47,38 @@ Key::Key(std::string_view bytes) {
   if (EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), params) != 1) {
     return;
   }
-  ctx_ = std::move(ctx);
+  prepared_ = std::move(ctx);
 }
 
+Key::~Key() = default;
+
+Key& Key::operator=(const Key& other) {
+  if (this != &other) {
+    prepared_ = other.prepared_;
+    work_.reset();
+  }
+  return *this;
+}
+
+void Key::FreeCtx::operator()(evp_mac_ctx_st* ctx) const { EVP_MAC_CTX_free(ctx); }
+
 std::string Key::Mac(std::string_view data) const {
-  if (ctx_ == nullptr) return "";
-  // A copy of the keyed state: the prepared one stays untouched, so copies
-  // of the key on other threads may use it at the same time.
-  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(ctx_.get()), EVP_MAC_CTX_free);
+  if (prepared_ == nullptr) return "";
+  // The first message copies the keyed state; every later one resets the
+  // copy to it (an init without a key keeps the key), which allocates
+  // nothing where a copy per message allocated a handful of times.
+  bool ready = false;
+  if (work_ == nullptr) {
+    work_.reset(EVP_MAC_CTX_dup(prepared_.get()));
+    ready = work_ != nullptr;
+  } else {
+    ready = EVP_MAC_init(work_.get(), nullptr, 0, nullptr) == 1;
+  }
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t len = 0;
-  if (ctx == nullptr || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
-      EVP_MAC_final(ctx.get(), out, &len, sizeof out) != 1) {
+  if (!ready || EVP_MAC_update(work_.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(work_.get(), out, &len, sizeof out) != 1) {
+    work_.reset();  // whatever state it was left in, the next message starts from a fresh copy
     return "";
   }
   return std::string(reinterpret_cast<const char*>(out), len);

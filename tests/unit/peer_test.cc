@@ -39,7 +39,8 @@ Heartbeat Sample() {
 }
 
 // RFC 4231, test cases 1 and 2: the prepared key computes HMAC-SHA256, and
-// gives the same answer every time (its state is copied, never consumed).
+// gives the same answer every time: its working context is reset to the
+// keyed state per message, and a copy of the key hashes on one of its own.
 TEST(PeerMessage, KeyComputesHmacSha256) {
   auto hex = [](const std::string& s) {
     static constexpr char kDigits[] = "0123456789abcdef";
@@ -51,10 +52,20 @@ TEST(PeerMessage, KeyComputesHmacSha256) {
     return out;
   };
   const Key jefe("Jefe");
-  for (int i = 0; i < 2; ++i) {
+  const Key hi(std::string(20, '\x0b'));
+  for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(hex(jefe.Mac("what do ya want for nothing?")),
               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    EXPECT_EQ(hex(hi.Mac("Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    EXPECT_EQ(jefe.Mac(std::string(2000, 'x')), Key("Jefe").Mac(std::string(2000, 'x')));
   }
+  Key copy = jefe;  // used, then copied: the copy starts from the keyed state
+  EXPECT_EQ(hex(copy.Mac("what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  copy = hi;
+  EXPECT_EQ(hex(copy.Mac("Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  Key moved = std::move(copy);
+  EXPECT_EQ(hex(moved.Mac("Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
   EXPECT_EQ(hex(Key(std::string(20, '\x0b')).Mac("Hi There")),
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
   EXPECT_EQ(Key().Mac("anything"), "");

@@ -103,18 +103,32 @@ struct Heartbeat {
 // A group's MAC key, its HMAC-SHA256 state set up once: each heartbeat then
 // costs one hash pass over its bytes. (OpenSSL 3's one-shot HMAC() fetches
 // the algorithms and sets up the key on every call: a sixth of an idle
-// agent's CPU at ten heartbeats a second.) Copies share the prepared state,
-// which Mac() only reads (it hashes on a copy).
+// agent's CPU at ten heartbeats a second; duplicating the prepared state for
+// every message still cost an eighth of a busy agent's.) Each Key object
+// hashes on a working context of its own, reset to the keyed state per
+// message; copies share only the prepared state, which nothing changes.
+//
+// Thread-safety: a Key object is used by one thread at a time (Mac() is
+// const but reuses its working context); copies are independent.
 class Key {
  public:
   Key() = default;
   explicit Key(std::string_view bytes);
+  Key(const Key& other) : prepared_(other.prepared_) {}
+  Key& operator=(const Key& other);
+  Key(Key&&) noexcept = default;
+  Key& operator=(Key&&) noexcept = default;
+  ~Key();
   // HMAC-SHA256(key, data); empty when OpenSSL failed (no MAC then matches).
   std::string Mac(std::string_view data) const;
-  bool empty() const { return ctx_ == nullptr; }
+  bool empty() const { return prepared_ == nullptr; }
 
  private:
-  std::shared_ptr<evp_mac_ctx_st> ctx_;  // keyed; duplicated for each message
+  struct FreeCtx {
+    void operator()(evp_mac_ctx_st* ctx) const;
+  };
+  std::shared_ptr<evp_mac_ctx_st> prepared_;  // keyed, never hashed on
+  mutable std::unique_ptr<evp_mac_ctx_st, FreeCtx> work_;  // a copy of it, made on first use
 };
 
 // A key from HMAC-SHA256(token, "resec peer v1\n" + group).
