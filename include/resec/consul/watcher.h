@@ -136,6 +136,10 @@ class Watcher {
   ConsulIntent intent_;
   bool have_intent_ = false;
   bool closed_ = false;  // the mailbox was closed: Run() ends
+  // Something arrived since the last round that a round acts on: an answer
+  // of a watch, or a wish that differs in more than the check's text and
+  // the report's offset (which a round only uses when its timer is due).
+  bool round_wanted_ = true;
   bool have_node_name_ = false;
   // The node name is the host name standing in for one Consul refused to
   // tell: corrected from our first session Consul grants (LearnNodeName).
