@@ -26,7 +26,8 @@ using std::chrono::milliseconds;
 
 // A heartbeat that changes what a member says about the master or its role
 // goes to the reconciler at once; anything else (offsets) at most once an
-// interval, so a group's chatter is not a decision per datagram.
+// interval, so a group's chatter is not a decision per datagram. Our own
+// heartbeat, changed so, is sent at once instead of at the next interval.
 bool Significant(const Heartbeat& before, const Heartbeat& after) {
   return before.boot != after.boot || before.holder != after.holder || before.term != after.term ||
          before.gone_term != after.gone_term || before.crashed_term != after.crashed_term ||
@@ -109,8 +110,14 @@ void Transport::Run(std::stop_token stop) {
       }
       auto batch = inbox_.TakeAll();
       if (batch.closed) break;
+      bool urgent = false;
       for (auto& s : batch.states) {
-        intent_ = std::get<PeerIntent>(std::move(s));
+        PeerIntent next = std::get<PeerIntent>(std::move(s));
+        // A failover waits on news like this (a holder stepping down, a
+        // vote, a final offset): a tick's wait for each was most of a
+        // redis-crash failover.
+        urgent = urgent || (have_intent_ && Significant(intent_.heartbeat, next.heartbeat));
+        intent_ = std::move(next);
         have_intent_ = true;
         // Addresses are resolved once per intent that names them.
         std::erase_if(resolved_, [&](const auto& r) {
@@ -119,9 +126,13 @@ void Transport::Run(std::stop_token stop) {
         });
       }
       const TimePoint now = clock_.Now();
+      if (urgent) next_send = std::min(next_send, std::max(now, last_sent_ + kUrgentGap));
       if ((fds[1].revents & POLLIN) != 0) Receive(now);
       if (now >= next_send) {
-        if (have_intent_) Send(now);
+        if (have_intent_) {
+          Send(now);
+          last_sent_ = now;
+        }
         next_send = std::max(next_send + options_.interval, now + milliseconds(1));
       }
       if (changed_ && now - published_at_ >= options_.interval) {

@@ -118,5 +118,51 @@ TEST(PeerTransport, SpeaksToEachMemberInTheEncodingItReads) {
   transport.Stop();
 }
 
+// What a failover waits on (a holder stepping down, a vote, a final offset)
+// goes out as soon as the reconciler says it, not at the next interval; an
+// offset that moved waits for the interval.
+TEST(PeerTransport, SendsNewsAboutTheMasterAtOnceAndOffsetsOnItsInterval) {
+  const Key key = DeriveKey("token", kGroup);
+  SystemClock clock;
+  TransportOptions options;
+  options.listen_host = "127.0.0.1";
+  options.interval = 5s;
+  options.key = key;
+  options.group = kGroup;
+  Transport transport(options, clock, [](const PeerView&) {});
+  ASSERT_TRUE(transport.Start().ok());
+  RawPeer peer;
+  PeerIntent intent;
+  intent.heartbeat.from = "a/redis@:6379";
+  intent.heartbeat.healthy = true;
+  intent.heartbeat.role = "slave";
+  intent.peers["b/redis@:6379"] = "127.0.0.1:" + std::to_string(peer.port());
+  transport.SetIntent(intent);
+  ASSERT_FALSE(peer.Receive().empty());  // the first one, at start
+
+  intent.heartbeat.offset = 1234;
+  transport.SetIntent(intent);
+  EXPECT_EQ(peer.Receive(), "") << "an offset alone must wait for the interval";
+
+  intent.heartbeat.free_index = 42;
+  const auto asked = SteadyClock::now();
+  transport.SetIntent(intent);
+  const std::string news = peer.Receive();
+  ASSERT_FALSE(news.empty());
+  EXPECT_LT(SteadyClock::now() - asked, 500ms);
+  StatusOr<Heartbeat> opened = Open(news, key, kGroup);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->free_index, 42u);
+  EXPECT_EQ(opened->offset, 1234);
+
+  intent.heartbeat.stepped_down_term = 7;
+  transport.SetIntent(intent);
+  StatusOr<Heartbeat> again = Open(peer.Receive(), key, kGroup);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->stepped_down_term, 7u);
+  EXPECT_GT(again->seq, opened->seq);
+  transport.Stop();
+}
+
 }  // namespace
 }  // namespace resec::peer

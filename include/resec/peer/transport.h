@@ -1,6 +1,7 @@
 // peer::Transport: the actor that speaks the peer protocol (message.h).
 //
-// One thread owns one UDP socket. Every `interval` it sends the newest
+// One thread owns one UDP socket. Every `interval`, and at once when what
+// we say about the master or our role changed, it sends the newest
 // heartbeat the reconciler asked for (PeerIntent) to every member the intent
 // lists, numbering it (boot, seq) and attaching an ack of the last heartbeat
 // received from each member. It receives, verifies and de-duplicates the
@@ -84,6 +85,10 @@ class Transport {
   std::map<std::string, std::optional<sockaddr_in>> resolved_;  // "host:port" -> address
   bool changed_ = false;
   TimePoint published_at_{};
+  // Urgent heartbeats (a significant change of ours) go out at once, but no
+  // closer together than this: a flapping field is no datagram storm.
+  static constexpr std::chrono::milliseconds kUrgentGap{5};
+  TimePoint last_sent_{};
 
   std::jthread thread_;
 };
