@@ -682,6 +682,16 @@ StatusOr<json> RunScale(const ScaleOptions& o) {
   // 5. Failover of group 0 with the others (and the load) running.
   const std::vector<FailoverRun> failovers = MeasureFailovers(*groups[0], consul, o.failover_runs);
   if (load) load->Stop();
+  // The failed-over group's own account of each failover (what its agents
+  // decided, and when), next to the figures.
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(logs_dir, ec);
+    for (auto& a : groups[0]->agents) {
+      std::filesystem::copy_file(a->log_path(), logs_dir / a->log_path().filename(),
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    }
+  }
 
   // ---- Figures.
   // HTTP per agent and role.
