@@ -417,7 +417,11 @@ ServiceRegistration Watcher::RegistrationFor(RedisRole role) const {
   check.check_id = config_.CheckId();
   check.name = std::string("Resec: ") + (master ? "master" : "slave") + " replication status";
   check.ttl = config_.EffectiveCheckTtl();
-  check.status = "warning";
+  // Registered in the status we are about to report (the original starts
+  // every check as "warning" and passes it a round later): the catalog then
+  // takes one write, not two, before clients can find a new master, which
+  // on a busy cluster was the longest step of a failover.
+  check.status = intent_.check_status;
   check.deregister_critical_after = config_.deregister_service_after;
   r.check = check;
   return r;
@@ -441,8 +445,9 @@ void Watcher::EnsureRegistration() {
     Note("register service", st);
     note_outcome(st);
     if (!st.ok()) return;
-    // Registered checks start as "warning" (the original's choice); pass the
-    // real status at once so a healthy instance is discoverable immediately.
+    // The check's text, which a registration cannot carry: sent with the
+    // status it was registered in, it is an output-only change, which the
+    // local agent does not hurry to the catalog.
     check_output_ = TruncateUtf8(intent_.check_output, kMaxCheckOutputBytes);
     check_output_sent_at_ = clock_.Now();
     Status check = client_->UpdateTtlCheck(config_.CheckId(), intent_.check_status, check_output_);
