@@ -282,6 +282,17 @@ void Watcher::Absorb(KvAnswer answer) {
     // Anything else under the prefix (another group whose lock key starts
     // with ours, e.g. resec/.lock2) is not ours.
   }
+  // A blocking read that was answered before our own acquire (or release)
+  // landed shows the lock as it was: free, or still ours. Taken as news, it
+  // made a new holder drop the lock it had just taken and take it again a
+  // round later, and once the lock is published as soon as it is taken, the
+  // reconciler saw a loss between two acquisitions. The key's ModifyIndex
+  // tells: our write moved it past what we had seen.
+  const bool shows_ours = lock && !state_.session_id.empty() && lock->session == state_.session_id;
+  const bool before_our_acquire =
+      state_.lock_held && lock && !shows_ours && lock->modify_index <= acquired_over_index_;
+  const bool before_our_release = !state_.lock_held && shows_ours && lock->modify_index <= released_over_index_;
+  if (before_our_acquire || before_our_release) return;
   std::sort(peers.begin(), peers.end(), [](const PeerReport& a, const PeerReport& b) {
     return MemberKey(a.node, a.id) < MemberKey(b.node, b.id);
   });
@@ -403,6 +414,7 @@ void Watcher::ReleaseIfUnwanted() {
   Note("release lock", r.status());
   if (r.ok()) {
     spdlog::info("consul: released lock {}", config_.lock_key);
+    released_over_index_ = state_.lock_modify_index;
     state_.lock_held = false;
     state_.lock_free = true;
     state_.lock_holder_session.clear();
@@ -651,6 +663,7 @@ void Watcher::TryAcquire() {
   }
   spdlog::info("consul: acquired lock {}", config_.lock_key);
   if (state_.session_id != session) return;
+  acquired_over_index_ = state_.lock_modify_index;
   state_.lock_held = true;
   state_.lock_free = false;
   state_.lock_holder_session = session;

@@ -118,6 +118,25 @@ class FakeConsul {
     return renew_ttl_;
   }
   Status Read(const std::string& op) { return Call(op, reads_); }
+  // The lock key the KV watch reads (default: held by another session), and
+  // whether an acquire succeeds.
+  void SetLock(KvPair lock) {
+    std::lock_guard guard(mu_);
+    lock_ = std::move(lock);
+  }
+  KvPair lock() const {
+    std::lock_guard guard(mu_);
+    return lock_;
+  }
+  void SetAcquireWins(bool wins) {
+    std::lock_guard guard(mu_);
+    acquire_wins_ = wins;
+  }
+  bool Acquire() {
+    (void)Call("acquire", Status::Ok());  // recorded, never refused
+    std::lock_guard guard(mu_);
+    return acquire_wins_;
+  }
   bool fast_health() const {
     std::lock_guard lock(mu_);
     return fast_health_;
@@ -138,6 +157,8 @@ class FakeConsul {
   mutable std::mutex mu_;
   Status register_, check_, renew_, reads_, node_name_, create_session_;  // GUARDED_BY(mu_)
   bool fast_health_ = false;
+  KvPair lock_{.key = "resec/.lock", .session = "other", .lock_index = 1, .modify_index = 7};
+  bool acquire_wins_ = true;
   std::chrono::seconds renew_ttl_{15};
   std::map<std::string, std::vector<TimePoint>> calls_;
 };
@@ -172,11 +193,12 @@ class FakeClient final : public Client {
   StatusOr<WithMeta<std::vector<KvPair>>> ListKeys(const std::string&, const QueryOptions& q) override {
     if (Status s = Hold(q, false); !s.ok()) return s;
     if (Status s = consul_.Read("kv"); !s.ok()) return s;
-    // Held by another session: the watcher never tries to acquire.
-    KvPair pair{.key = "resec/.lock", .session = "other", .lock_index = 1, .modify_index = 7};
-    return WithMeta<std::vector<KvPair>>{{pair}, QueryMeta{.index = 7}};
+    const KvPair pair = consul_.lock();
+    return WithMeta<std::vector<KvPair>>{{pair}, QueryMeta{.index = pair.modify_index}};
   }
-  StatusOr<bool> AcquireKey(const std::string&, const std::string&, const std::string&) override { return true; }
+  StatusOr<bool> AcquireKey(const std::string& key, const std::string&, const std::string&) override {
+    return key == "resec/.lock" ? consul_.Acquire() : true;  // the lock, or our report
+  }
   StatusOr<bool> ReleaseKey(const std::string&, const std::string&, const std::string&) override { return true; }
   Status PutKey(const std::string&, const std::string&) override { return Status::Ok(); }
   Status DeleteKey(const std::string&) override { return Status::Ok(); }
@@ -524,6 +546,43 @@ TEST_F(ConsulWatcherTest, FirstGrantedSessionCorrectsAGuessedNodeName) {
   intent.hold_lock = true;
   watcher_->SetIntent(intent);
   ASSERT_TRUE(WaitFor([&] { return node_name() == "node-1"; }, 3s)) << node_name();
+}
+
+// A blocking read of the lock that Consul answered before our acquire
+// landed still shows the lock free. It is older than what we know, not a
+// loss: the lock stays ours, and is not taken a second time. A newer answer
+// that shows it gone is a loss.
+TEST_F(ConsulWatcherTest, AnAnswerOlderThanOurAcquireIsNoLoss) {
+  consul_.SetLock(KvPair{.key = "resec/.lock", .session = "", .lock_index = 1, .modify_index = 7});
+  Start();
+  ConsulIntent intent;
+  intent.register_as = RedisRole::kReplica;
+  intent.hold_lock = true;
+  watcher_->SetIntent(intent);
+  auto held_since = [&]() -> std::optional<size_t> {
+    const std::vector<ConsulState> p = Published();
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (p[i].lock_held) return i;
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE(WaitFor([&] { return held_since().has_value(); }, 5s));
+  // The watch keeps answering "free at 7" for three of its reads.
+  std::this_thread::sleep_for(3 * FakeConsul::kHold);
+  const std::vector<ConsulState> published = Published();
+  for (size_t i = *held_since(); i < published.size(); ++i) {
+    EXPECT_TRUE(published[i].lock_held) << "state " << i << " of " << published.size();
+  }
+  EXPECT_EQ(consul_.Count("acquire"), 1u);
+
+  // Consul shows the lock ours, then free at a newer index (our session
+  // ended): that is a loss, and nobody wins it back here.
+  consul_.SetAcquireWins(false);
+  consul_.SetLock(KvPair{.key = "resec/.lock", .session = "session-1", .lock_index = 2, .modify_index = 8});
+  std::this_thread::sleep_for(2 * FakeConsul::kHold);
+  EXPECT_TRUE(Published().back().lock_held);
+  consul_.SetLock(KvPair{.key = "resec/.lock", .session = "", .lock_index = 2, .modify_index = 9});
+  EXPECT_TRUE(WaitFor([&] { return !Published().back().lock_held; }, 3s));
 }
 
 }  // namespace

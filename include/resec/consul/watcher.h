@@ -150,6 +150,11 @@ class Watcher {
   bool kv_ready_ = false, masters_ready_ = false;
   TimePoint next_acquire_at_{};   // a refused acquire of a free key is retried then
   std::string written_record_;    // lock value we last wrote (to rewrite on change)
+  // The lock key's ModifyIndex as we last saw it before our own acquire or
+  // release: an answer of the watch at or below it was read before that
+  // write landed, and says nothing about the lock now (Absorb(KvAnswer)).
+  uint64_t acquired_over_index_ = 0;
+  uint64_t released_over_index_ = 0;
   std::string written_report_;
   TimePoint next_renew_{}, next_session_try_{}, next_check_{};
   std::string last_check_status_;  // the status last sent, accepted or not
