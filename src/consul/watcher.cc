@@ -203,7 +203,12 @@ TimePoint Watcher::Converge() {
     return now + std::chrono::hours(1);
   }
   if (have_intent_ && cleaned_stale_registration_) {
+    const bool held_at_start = state_.lock_held;
     ReleaseIfUnwanted();
+    // A release reaches the reconciler at once: it tells the group it
+    // stepped down (its peers wait for that before they elect) without
+    // waiting for the deregistration and the report this round still writes.
+    if (held_at_start && !state_.lock_held) Publish();
     DestroyVotedOut();
     EnsureRegistration();
     EnsureSession();
