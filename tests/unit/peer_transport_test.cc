@@ -74,15 +74,20 @@ bool SendsWithin(RawPeer& peer, std::string_view magic) {
   return false;
 }
 
+// A transport on loopback for the group, sending every `interval`.
+TransportOptions LoopbackOptions(const Key& key, std::chrono::milliseconds interval) {
+  TransportOptions options;
+  options.listen_host = "127.0.0.1";
+  options.interval = interval;
+  options.key = key;
+  options.group = kGroup;
+  return options;
+}
+
 TEST(PeerTransport, SpeaksToEachMemberInTheEncodingItReads) {
   const Key key = DeriveKey("token", kGroup);
   SystemClock clock;
-  TransportOptions options;
-  options.listen_host = "127.0.0.1";
-  options.interval = 20ms;
-  options.key = key;
-  options.group = kGroup;
-  Transport transport(options, clock, [](const PeerView&) {});
+  Transport transport(LoopbackOptions(key, 20ms), clock, [](const PeerView&) {});
   ASSERT_TRUE(transport.Start().ok());
   RawPeer old_peer;
   PeerIntent intent;
@@ -124,12 +129,7 @@ TEST(PeerTransport, SpeaksToEachMemberInTheEncodingItReads) {
 TEST(PeerTransport, SendsNewsAboutTheMasterAtOnceAndOffsetsOnItsInterval) {
   const Key key = DeriveKey("token", kGroup);
   SystemClock clock;
-  TransportOptions options;
-  options.listen_host = "127.0.0.1";
-  options.interval = 5s;
-  options.key = key;
-  options.group = kGroup;
-  Transport transport(options, clock, [](const PeerView&) {});
+  Transport transport(LoopbackOptions(key, 5s), clock, [](const PeerView&) {});
   ASSERT_TRUE(transport.Start().ok());
   RawPeer peer;
   PeerIntent intent;
