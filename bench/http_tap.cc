@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -342,6 +343,13 @@ void HttpTap::Run(std::stop_token stop) {
         ::close(cfd);  // the client sees its server refuse, as it would without us
         continue;
       }
+      // Bytes go on the moment they arrive, as they would without us: with
+      // Nagle on, a request written in two parts (headers, then body) had its
+      // body held until Consul acknowledged the headers, which Linux delays
+      // by up to 40 ms, so every PUT with a body measured ~45 ms slower.
+      const int one = 1;
+      ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      ::setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       auto c = std::make_unique<Conn>();
       c->client = client;
       c->fds[0] = cfd;
