@@ -177,8 +177,11 @@ class HttpClient final : public Client {
   StatusOr<WithMeta<std::vector<ServiceInstance>>> HealthyInstances(const std::string& service,
                                                                     const std::string& tag,
                                                                     const QueryOptions& options) override {
-    StatusOr<HttpResponse> r = Call("GET", "/v1/health/service/" + EscapeComponent(service),
-                                    HealthServiceQuery(tag, options), "", BlockingHold(options));
+    std::string query = "passing";
+    if (!tag.empty()) query += "&tag=" + EscapeComponent(tag);
+    if (std::string blocking = BlockingQuery(options); !blocking.empty()) query += "&" + blocking;
+    StatusOr<HttpResponse> r =
+        Call("GET", "/v1/health/service/" + EscapeComponent(service), query, "", BlockingHold(options));
     if (!r.ok()) return r.status();
     StatusOr<std::vector<ServiceInstance>> instances = DecodeHealthService(r->body);
     if (!instances.ok()) return instances.status();

@@ -319,14 +319,6 @@ std::string BlockingQuery(const QueryOptions& options) {
   return query;
 }
 
-std::string HealthServiceQuery(const std::string& tag, const QueryOptions& options) {
-  std::string query = "passing";
-  if (!tag.empty()) query += "&tag=" + EscapeComponent(tag);
-  if (std::string blocking = BlockingQuery(options); !blocking.empty()) query += "&" + blocking;
-  if (options.consistent) query += "&near=_agent";
-  return query;
-}
-
 std::chrono::milliseconds BlockingHold(const QueryOptions& options) {
   if (options.index == 0) return std::chrono::milliseconds{0};
   std::chrono::milliseconds wait =

@@ -220,27 +220,6 @@ TEST(ConsulCodec, BlockingQuery) {
   }
 }
 
-TEST(ConsulCodec, HealthServiceQuery) {
-  struct Row {
-    const char* name;
-    std::string tag;
-    QueryOptions options;
-    std::string query;
-  };
-  const Row rows[] = {
-      {"plain", "", {}, "passing"},
-      {"tag escaped", "a b&c", {}, "passing&tag=a%20b%26c"},
-      {"blocking", "", {7, 5s, false}, "passing&index=7&wait=5s"},
-      // Consistent: served by RPC from the leader, not the streaming view.
-      {"consistent blocking", "", {9, 16s, true}, "passing&index=9&wait=16s&consistent&near=_agent"},
-      {"consistent with tag", "dc1", {0, 0ms, true}, "passing&tag=dc1&consistent&near=_agent"},
-  };
-  for (const Row& row : rows) {
-    SCOPED_TRACE(row.name);
-    EXPECT_EQ(HealthServiceQuery(row.tag, row.options), row.query);
-  }
-}
-
 // ---------------------------------------------------------------- sessions
 
 TEST(ConsulCodec, EncodeSessionCreate) {

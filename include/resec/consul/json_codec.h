@@ -93,14 +93,6 @@ std::string BlockingQuery(const QueryOptions& options);
 // How long Consul may hold a blocking read: wait (clamped, or Consul's
 // default) plus the up-to-wait/16 jitter Consul adds. Zero for plain reads.
 std::chrono::milliseconds BlockingHold(const QueryOptions& options);
-// The query of a read of a service's passing instances (`tag` may be empty).
-// A consistent read also asks for `near=_agent`: Consul answers a blocking
-// health read from its streaming view, which ignores `consistent` and, on a
-// follower server or a client agent fed by one, learns of a write only when
-// the leader next tells it the commit index (Raft's CommitTimeout: 50-100 ms
-// after the last write). Sorting by distance is not served by that view, so
-// the read goes to the leader as an RPC and sees a new master when it commits.
-std::string HealthServiceQuery(const std::string& tag, const QueryOptions& options);
 
 // ---------------------------------------------------------------- sessions
 
