@@ -184,8 +184,9 @@ bool Watcher::Absorb(Inbox::Batch batch) {
   }
   // What Consul told us reaches the reconciler now, not when the round in
   // progress has finished its writes: a round that took in a freed lock
-  // between two steps held it back for its next Raft write (up to 50 ms on
-  // a busy cluster), and that agent's offset with it from the election.
+  // between two steps held it back for its next Raft write (tens to
+  // hundreds of milliseconds on a busy cluster), and that agent's offset
+  // with it from the election.
   if (answers) Publish();
   closed_ = closed_ || batch.closed;
   return closed_;

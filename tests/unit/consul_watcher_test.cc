@@ -622,7 +622,7 @@ TEST_F(ConsulWatcherTest, AnAnswerOlderThanOurAcquireIsNoLoss) {
 // A round that takes in an answer between two of its steps passes it on at
 // once: the lock freed, read while a check update was in flight, reached the
 // reconciler only after the round's next write (our report, a Raft write:
-// 50 ms on a busy cluster, during which the election waited for us).
+// long on a busy cluster, and the election waited for us meanwhile).
 TEST_F(ConsulWatcherTest, AnAnswerTakenInMidRoundIsPublishedBeforeTheRoundsNextWrite) {
   Start();
   ConsulIntent intent;
