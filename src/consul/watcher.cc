@@ -166,7 +166,6 @@ void Watcher::Run(std::stop_token stop) {
 }
 
 bool Watcher::Absorb(Inbox::Batch batch) {
-  bool answers = false;
   for (auto& s : batch.states) {
     if (auto* intent = std::get_if<ConsulIntent>(&s)) {
       round_wanted_ = round_wanted_ || !have_intent_ || !SameBesidesTextAndOffset(intent_, *intent);
@@ -175,19 +174,11 @@ bool Watcher::Absorb(Inbox::Batch batch) {
     } else if (auto* kv = std::get_if<KvAnswer>(&s)) {
       Absorb(std::move(*kv));
       round_wanted_ = true;
-      answers = true;
     } else if (auto* masters = std::get_if<MastersAnswer>(&s)) {
       Absorb(std::move(*masters));
       round_wanted_ = true;
-      answers = true;
     }
   }
-  // What Consul told us reaches the reconciler now, not when the round in
-  // progress has finished its writes: a round that took in a freed lock
-  // between two steps held it back for its next Raft write (tens to
-  // hundreds of milliseconds on a busy cluster), and that agent's offset
-  // with it from the election.
-  if (answers) Publish();
   closed_ = closed_ || batch.closed;
   return closed_;
 }

@@ -90,15 +90,6 @@ class FakeConsul {
   void FailReads(Status s) { Set(reads_, std::move(s)); }
   void FailNodeName(Status s) { Set(node_name_, std::move(s)); }
   void FailCreateSession(Status s) { Set(create_session_, std::move(s)); }
-  // How long a check update, or a write of our report, takes to answer.
-  void SetCheckDelay(milliseconds d) {
-    std::lock_guard lock(mu_);
-    check_delay_ = d;
-  }
-  void SetReportDelay(milliseconds d) {
-    std::lock_guard lock(mu_);
-    report_delay_ = d;
-  }
   void SetFastHealth(bool fast) {
     std::lock_guard lock(mu_);
     fast_health_ = fast;
@@ -113,15 +104,7 @@ class FakeConsul {
   size_t Count(const std::string& op) const { return Calls(op).size(); }
 
   Status Register() { return Call("register", register_); }
-  Status Check() {
-    Status s = Call("check", check_);
-    std::this_thread::sleep_for(Delay(check_delay_));
-    return s;
-  }
-  void Report() {
-    (void)Call("report", Status::Ok());
-    std::this_thread::sleep_for(Delay(report_delay_));
-  }
+  Status Check() { return Call("check", check_); }
   Status Renew() { return Call("renew", renew_); }
   Status NodeName() { return Call("node-name", node_name_); }
   Status CreateSession() { return Call("create-session", create_session_); }
@@ -164,10 +147,6 @@ class FakeConsul {
     std::lock_guard lock(mu_);
     slot = std::move(s);
   }
-  milliseconds Delay(const milliseconds& slot) const {
-    std::lock_guard lock(mu_);
-    return slot;
-  }
   // Records the call and answers with the switch's current status.
   Status Call(const std::string& op, const Status& fault) {
     std::lock_guard lock(mu_);
@@ -178,7 +157,6 @@ class FakeConsul {
   mutable std::mutex mu_;
   Status register_, check_, renew_, reads_, node_name_, create_session_;  // GUARDED_BY(mu_)
   bool fast_health_ = false;
-  milliseconds check_delay_{0}, report_delay_{0};
   KvPair lock_{.key = "resec/.lock", .session = "other", .lock_index = 1, .modify_index = 7};
   bool acquire_wins_ = true;
   std::chrono::seconds renew_ttl_{15};
@@ -219,9 +197,7 @@ class FakeClient final : public Client {
     return WithMeta<std::vector<KvPair>>{{pair}, QueryMeta{.index = pair.modify_index}};
   }
   StatusOr<bool> AcquireKey(const std::string& key, const std::string&, const std::string&) override {
-    if (key == "resec/.lock") return consul_.Acquire();
-    consul_.Report();  // our report
-    return true;
+    return key == "resec/.lock" ? consul_.Acquire() : true;  // the lock, or our report
   }
   StatusOr<bool> ReleaseKey(const std::string&, const std::string&, const std::string&) override { return true; }
   Status PutKey(const std::string&, const std::string&) override { return Status::Ok(); }
@@ -280,7 +256,6 @@ class ConsulWatcherTest : public ::testing::Test {
         [this](const ConsulState& s) {
           std::lock_guard lock(mu_);
           published_.push_back(s);
-          published_at_.push_back(SteadyClock::now());
         });
     watcher_->Start();
   }
@@ -292,14 +267,6 @@ class ConsulWatcherTest : public ::testing::Test {
   std::vector<ConsulState> Published() const {
     std::lock_guard lock(mu_);
     return published_;
-  }
-  // When the first state matching `pred` was published, if one was.
-  std::optional<TimePoint> FirstPublished(const std::function<bool(const ConsulState&)>& pred) const {
-    std::lock_guard lock(mu_);
-    for (size_t i = 0; i < published_.size(); ++i) {
-      if (pred(published_[i])) return published_at_[i];
-    }
-    return std::nullopt;
   }
   static bool WaitFor(const std::function<bool()>& cond, milliseconds timeout) {
     const TimePoint end = SteadyClock::now() + timeout;
@@ -341,7 +308,6 @@ class ConsulWatcherTest : public ::testing::Test {
   FakeConsul consul_;
   mutable std::mutex mu_;
   std::vector<ConsulState> published_;
-  std::vector<TimePoint> published_at_;
   std::unique_ptr<Watcher> watcher_;
 };
 
@@ -617,40 +583,6 @@ TEST_F(ConsulWatcherTest, AnAnswerOlderThanOurAcquireIsNoLoss) {
   EXPECT_TRUE(Published().back().lock_held);
   consul_.SetLock(KvPair{.key = "resec/.lock", .session = "", .lock_index = 2, .modify_index = 9});
   EXPECT_TRUE(WaitFor([&] { return !Published().back().lock_held; }, 3s));
-}
-
-// A round that takes in an answer between two of its steps passes it on at
-// once: the lock freed, read while a check update was in flight, reached the
-// reconciler only after the round's next write (our report, a Raft write:
-// long on a busy cluster, and the election waited for us meanwhile).
-TEST_F(ConsulWatcherTest, AnAnswerTakenInMidRoundIsPublishedBeforeTheRoundsNextWrite) {
-  Start();
-  ConsulIntent intent;
-  intent.register_as = RedisRole::kReplica;
-  intent.report = PeerReport{.id = "redis@:6379", .healthy = true, .role = "slave", .priority = 100};
-  watcher_->SetIntent(intent);
-  ASSERT_TRUE(WaitFor([&] { return consul_.Count("report") == 1; }, 5s));
-
-  // Next round: a check update slow enough for the watch to answer during it
-  // (it answers every kHold), then a slow report write.
-  constexpr milliseconds kCheckDelay = 2 * FakeConsul::kHold;
-  constexpr milliseconds kReportDelay{1500};
-  consul_.SetCheckDelay(kCheckDelay);
-  consul_.SetReportDelay(kReportDelay);
-  intent.check_status = "warning";
-  intent.report->role = "master";
-  watcher_->SetIntent(intent);
-  ASSERT_TRUE(WaitFor([&] { return consul_.Count("check") >= 2; }, 5s));
-  consul_.SetLock(KvPair{.key = "resec/.lock", .session = "", .lock_index = 1, .modify_index = 8});
-
-  ASSERT_TRUE(WaitFor([&] { return consul_.Count("report") == 2; }, 5s));
-  const TimePoint report_started = consul_.Calls("report").back();
-  ASSERT_TRUE(WaitFor([&] { return FirstPublished([](const ConsulState& s) { return s.lock_free; }).has_value(); },
-                      5s));
-  const TimePoint freed_published = *FirstPublished([](const ConsulState& s) { return s.lock_free; });
-  EXPECT_LT(freed_published, report_started + kReportDelay / 3)
-      << "published " << std::chrono::duration_cast<milliseconds>(freed_published - report_started).count()
-      << " ms after the report write began";
 }
 
 }  // namespace
