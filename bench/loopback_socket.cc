@@ -1,7 +1,10 @@
 #include "loopback_socket.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <initializer_list>
 
 namespace resec::bench {
 
@@ -18,6 +21,11 @@ int LocalPort(int fd) {
   socklen_t len = sizeof(a);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return -1;
   return ntohs(a.sin_port);
+}
+
+void RelayWithoutDelay(int client_fd, int upstream_fd) {
+  const int one = 1;
+  for (int fd : {client_fd, upstream_fd}) ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 }  // namespace resec::bench

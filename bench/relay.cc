@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -78,11 +77,7 @@ void TcpRelay::Relay(std::stop_token stop, int client_fd, Connection* self) {
   const int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a = Loopback(upstream_port_);
   if (up >= 0 && ::connect(up, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
-    // No Nagle on either side: a relay must not delay what it passes on
-    // (see HttpTap).
-    const int one = 1;
-    ::setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ::setsockopt(up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    RelayWithoutDelay(client_fd, up);
     {
       MutexLock lock(mu_);
       source_ports_.insert(LocalPort(up));
