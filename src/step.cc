@@ -451,6 +451,12 @@ StepResult Step(ReconcilerMemory m, const Event& event, TimePoint now, const Ste
     const auto until = std::chrono::ceil<milliseconds>(fence_at - now) + milliseconds(1);
     wait = std::clamp(until, milliseconds(1), wait);
   }
+  // The group's lease and votes, likewise: our pause must not wait for a
+  // heartbeat that an isolated holder will never hear.
+  if (votes && votes->changes_at) {
+    const auto until = std::chrono::ceil<milliseconds>(*votes->changes_at - now) + milliseconds(1);
+    wait = std::clamp(until, milliseconds(1), wait);
+  }
   if (view.lock_held && view.lock_read_failures > 0) {
     const TimePoint lost_at = view.lock_read_failing_since + o.lock_monitor_retries * o.lock_monitor_retry_interval;
     const auto until = std::chrono::ceil<milliseconds>(lost_at - now) + milliseconds(1);

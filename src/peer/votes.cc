@@ -64,6 +64,7 @@ Votes Count(const ConsulState& consul, const RedisState& redis, const PeerView& 
       std::sort(grants.begin(), grants.end(), std::greater<>());
       const size_t needed = static_cast<size_t>(v.quorum - 1);
       if (grants.size() >= needed) v.lease_until = needed == 0 ? TimePoint::max() : grants[needed - 1];
+      if (v.lease_until && *v.lease_until != TimePoint::max() && *v.lease_until > now) v.changes_at = v.lease_until;
     }
     return v;
   }
@@ -74,6 +75,11 @@ Votes Count(const ConsulState& consul, const RedisState& redis, const PeerView& 
   const bool silent_for_lease = h == nullptr ? now - up_since >= o.lease : now - h->received_at >= o.lease;
   v.gone = stepped_down || (silent_for_lease && now - up_since >= o.lease);
   const bool agent_silent = h == nullptr || now - h->received_at >= o.silence;
+  auto later = [&](TimePoint at) {
+    if (at > now && (!v.changes_at || at < *v.changes_at)) v.changes_at = at;
+  };
+  if (!v.gone) later(std::max(h == nullptr ? up_since : h->received_at, up_since) + o.lease);
+  if (!agent_silent) later(h->received_at + o.silence);
   const auto& up = redis.upstream;
   v.crashed = agent_silent && master && up && up->host == master->first && up->port == master->second &&
               !up->reachable && up->refused;

@@ -246,6 +246,25 @@ TEST(PeerVotes, SilentForALeaseAndAQuorumAgreesTheHolderIsReplaceable) {
   EXPECT_FALSE(v.holder_replaceable);
 }
 
+// When our answers would change with no news: the holder's silence turns
+// into a crash vote's half, then into a gone vote.
+TEST(PeerVotes, VotesSayWhenSilenceAloneWouldChangeThem) {
+  PeerView view;
+  view.members[kH2] = Heard(kT0 - 100ms, true);
+  Votes v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_EQ(v.changes_at, kT0 + 150ms) << "silent for 250 ms: the crash evidence's half";
+  view.members[kH2].received_at = kT0 - 500ms;
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_EQ(v.changes_at, kT0 + 500ms) << "silent for the lease: our gone vote";
+  // Up for less than a lease: the vote waits for that too.
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 200ms, kT0, Opts());
+  EXPECT_EQ(v.changes_at, kT0 + 800ms);
+  view.members[kH2].received_at = kT0 - 1000ms;
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_TRUE(v.gone);
+  EXPECT_FALSE(v.changes_at) << "nothing left to change by time";
+}
+
 TEST(PeerVotes, AnAgentUpForLessThanALeaseDoesNotVoteGone) {
   // It may have granted the holder a lease before it restarted.
   PeerView view;
@@ -332,6 +351,7 @@ TEST(PeerVotes, TheHoldersLeaseIsTheQuorumsGrant) {
   ASSERT_TRUE(v.lease_until);
   // Quorum 2: ourselves and the best grant, 80% of the 1 s lease from its send.
   EXPECT_EQ(*v.lease_until, kT0 - 100ms + 800ms);
+  EXPECT_EQ(v.changes_at, v.lease_until) << "the reconciler must look again when it runs out";
   // Five members: quorum 3, the second-best grant.
   c.peers = {Member("h2"), Member("h3"), Member("h4"), Member("h5")};
   v = Count(c, RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());

@@ -158,6 +158,37 @@ TEST(Step, HolderIsFencedOnceItsLeaseIsNotConfirmedForASecond) {
   EXPECT_EQ(r.redis.replication, R::kMaster);
 }
 
+// In a group of three the group's lease is what counts, and an isolated
+// holder hears nothing that would wake it: it must wake when the lease runs
+// out and pause then, not at its next Redis poll (rig: an isolated master
+// paused 50-174 ms after the new master took a write).
+TEST(Step, APeerModeHolderWakesAndPausesWhenTheGroupsLeaseRunsOut) {
+  Driver d;
+  d.options.peer.enabled = true;
+  ConsulState c = Holding(kT0);
+  c.lock_index = 5;
+  PeerReport third = LivePeer();
+  third.id = "redis@:7003";
+  third.port = 7003;
+  c.peers = {LivePeer(), third};
+  for (auto& p : c.peers) p.peer = "127.0.0.1:1";
+  PeerView view;
+  view.listening = true;
+  for (const auto& p : c.peers) {
+    PeerMember& m = view.members[MemberKey(p.node, p.id)];
+    m.received_at = kT0;
+    m.acked_sent_at = kT0 - 500ms;  // grants until kT0 + 300 ms (80% of the 1 s lease)
+  }
+  d.Feed(Master(), kT0);
+  d.Feed(view, kT0);
+  StepResult r = d.Feed(c, kT0 + 10ms);
+  EXPECT_EQ(r.decision.rule, Rule::kMasterKeepsLock);
+  EXPECT_FALSE(r.redis.guard.pause_writes);
+  EXPECT_LE(r.next_wake, kT0 + 301ms) << "wakes when the group's lease runs out, heard or not";
+  r = d.Feed(event::Tick{}, r.next_wake);
+  EXPECT_TRUE(r.redis.guard.pause_writes);
+}
+
 TEST(Step, IntentsNameTheRunTheyWereDecidedFor) {
   Driver d;
   StepResult r = d.Feed(Master("run-a"), kT0);

@@ -61,6 +61,11 @@ struct Votes {
   std::optional<TimePoint> lease_until;
   // The holder may be replaced: a quorum says it is gone or crashed.
   bool holder_replaceable = false;
+  // The next moment these answers change with time alone, no news heard:
+  // our lease runs out, or the holder's silence turns into our vote. The
+  // reconciler must look again by then: an isolated holder hears nothing
+  // that would wake it, and must stop taking writes when its lease ends.
+  std::optional<TimePoint> changes_at;
 };
 
 // `self`: our member key; `master`: the address our Redis follows or would
