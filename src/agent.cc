@@ -98,7 +98,13 @@ Status Agent::Start() {
     peer_options.group = config_.lock_key;
     peer_options.key = peer::DeriveKey(config_.peer_token, config_.lock_key);
     peers_ = std::make_unique<peer::Transport>(peer_options, clock_,
-                                               [this](const PeerView& v) { reconciler_->inbox().Post(v); });
+                                               [this](const PeerView& v, bool news) {
+                                                 if (news) {
+                                                   reconciler_->inbox().Post(v);
+                                                 } else {
+                                                   reconciler_->inbox().PostQuietly(v);
+                                                 }
+                                               });
     if (Status st = peers_->Start(); !st.ok()) return st;
     spdlog::info("resec: peer protocol listening on {}:{}", peer_options.listen_host.empty() ? "0.0.0.0"
                                                                                              : peer_options.listen_host,

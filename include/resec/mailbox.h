@@ -10,6 +10,13 @@
 //     they queue in order and are never dropped. They are rare by nature.
 // Kinds are the alternatives of the State variant.
 //
+// A state may also be posted quietly: it replaces the pending value of its
+// kind like any other but wakes nobody, and goes with whatever wakes the
+// owner next (another post, a command, or its own deadline). For routine
+// news the owner only needs to have in hand when it next looks: the peer
+// transport's receipt times and acks, ten a second per member, were most of
+// the reconciler's wake-ups.
+//
 // The owner waits with Wait(deadline), which hands over everything pending at
 // once (a burst is one wake-up), states in the order they last arrived. The
 // wake-up is an eventfd, so the owner may wait for one more file descriptor
@@ -83,16 +90,11 @@ class Mailbox {
   Mailbox& operator=(const Mailbox&) = delete;
 
   // Replaces the pending state of the same kind. False once closed.
-  bool Post(State state) EXCLUDES(mu_) {
-    {
-      MutexLock lock(mu_);
-      if (closed_) return false;
-      const std::size_t kind = state.index();
-      slots_[kind] = Slot{std::move(state), ++arrivals_};
-    }
-    wake_.Notify();
-    return true;
-  }
+  bool Post(State state) EXCLUDES(mu_) { return Put(std::move(state), /*wake=*/true); }
+
+  // Like Post(), without waking the owner. A pending value that was posted
+  // loudly stays due: the quiet one replacing it carries that news too.
+  bool PostQuietly(State state) EXCLUDES(mu_) { return Put(std::move(state), /*wake=*/false); }
 
   // Queues a command. False once closed.
   bool Send(Command command) EXCLUDES(mu_) {
@@ -118,19 +120,21 @@ class Mailbox {
   // Everything pending; waits until something is, `timeout` passes, the
   // mailbox is closed, or `extra_fd` (if >= 0) becomes readable. (A timeout,
   // not a deadline: the owner's deadlines are on its injected Clock.)
+  // States posted quietly are handed over with the rest, or when the
+  // timeout passes, but do not end the wait by themselves.
   Batch Wait(Duration timeout, int extra_fd = -1) EXCLUDES(mu_) {
     const TimePoint deadline = SteadyClock::now() + timeout;
     for (;;) {
-      Batch batch = TakeAll();
-      if (!batch.empty() || batch.closed) return batch;
+      wake_.Clear();  // before looking: a post after this look wakes the poll below
+      if (Due()) return TakeAll();
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
-      if (left.count() <= 0) return batch;
+      if (left.count() <= 0) return TakeAll();
       std::array<pollfd, 2> fds{pollfd{wake_.fd(), POLLIN, 0}, pollfd{extra_fd, POLLIN, 0}};
       const int n = ::poll(fds.data(), extra_fd >= 0 ? 2 : 1,
                            static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
-      if (n < 0 && errno != EINTR) return batch;  // cannot wait: let the owner run its timers
+      if (n < 0 && errno != EINTR) return TakeAll();  // cannot wait: let the owner run its timers
       if (extra_fd >= 0 && (fds[1].revents & POLLIN) != 0) {
-        batch = TakeAll();
+        Batch batch = TakeAll();
         batch.extra_ready = true;
         return batch;
       }
@@ -160,15 +164,36 @@ class Mailbox {
     return closed_;
   }
 
-  // Readable while something is pending (or after Close()): for an owner
-  // that polls more descriptors than Wait() takes, then calls TakeAll().
+  // Readable while something posted loudly is pending (or after Close()):
+  // for an owner that polls more descriptors than Wait() takes, then calls
+  // TakeAll().
   int wake_fd() const { return wake_.fd(); }
 
  private:
   struct Slot {
     State state;
     uint64_t arrival = 0;
+    bool wake = true;
   };
+
+  bool Put(State state, bool wake) EXCLUDES(mu_) {
+    {
+      MutexLock lock(mu_);
+      if (closed_) return false;
+      std::optional<Slot>& slot = slots_[state.index()];
+      const bool due = wake || (slot && slot->wake);
+      slot = Slot{std::move(state), ++arrivals_, due};
+    }
+    if (wake) wake_.Notify();
+    return true;
+  }
+
+  // Something the owner must be woken for is pending.
+  bool Due() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (closed_ || !commands_.empty()) return true;
+    return std::any_of(slots_.begin(), slots_.end(), [](const auto& slot) { return slot && slot->wake; });
+  }
 
   mutable Mutex mu_;
   std::array<std::optional<Slot>, kKinds> slots_ GUARDED_BY(mu_);

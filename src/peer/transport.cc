@@ -25,9 +25,9 @@ namespace {
 using std::chrono::milliseconds;
 
 // A heartbeat that changes what a member says about the master or its role
-// goes to the reconciler at once; anything else (offsets) at most once an
-// interval, so a group's chatter is not a decision per datagram. Our own
-// heartbeat, changed so, is sent at once instead of at the next interval.
+// goes to the reconciler as news; anything else (offsets) as routine (see
+// transport.h). Our own heartbeat, changed so, is sent at once instead of at
+// the next interval.
 bool Significant(const Heartbeat& before, const Heartbeat& after) {
   return before.boot != after.boot || before.holder != after.holder || before.term != after.term ||
          before.gone_term != after.gone_term || before.crashed_term != after.crashed_term ||
@@ -116,7 +116,9 @@ void Transport::Run(std::stop_token stop) {
         // A failover waits on news like this (a holder stepping down, a
         // vote, a final offset): a tick's wait for each was most of a
         // redis-crash failover.
-        urgent = urgent || (have_intent_ && Significant(intent_.heartbeat, next.heartbeat));
+        const bool significant = !have_intent_ || Significant(intent_.heartbeat, next.heartbeat);
+        urgent = urgent || (have_intent_ && significant);
+        news_pending_ = news_pending_ || significant;
         intent_ = std::move(next);
         have_intent_ = true;
         // Addresses are resolved once per intent that names them.
@@ -136,7 +138,7 @@ void Transport::Run(std::stop_token stop) {
         next_send = std::max(next_send + options_.interval, now + milliseconds(1));
       }
       if (changed_ && now - published_at_ >= options_.interval) {
-        publish_(view_);
+        publish_(view_, /*news=*/false);
         published_at_ = now;
         changed_ = false;
       }
@@ -145,7 +147,7 @@ void Transport::Run(std::stop_token stop) {
     spdlog::error("peer: transport stopped by an unexpected error: {}", e.what());
     view_.listening = false;
     view_.error = e.what();
-    publish_(view_);
+    publish_(view_, /*news=*/true);
   }
 }
 
@@ -157,6 +159,10 @@ void Transport::Send(TimePoint now) {
   for (const auto& [member, m] : view_.members) h.acks.push_back({member, m.last.boot, m.last.seq});
   h.reads = kNewestWire;
   sent_[h.seq % kSentRing] = {h.seq, now};
+  if (news_pending_) {
+    news_sent_at_ = now;
+    news_pending_ = false;
+  }
   // Each member gets the newest encoding it said it reads; one not heard
   // from yet gets JSON, which every version reads. Sealed once per encoding.
   std::array<std::string, 2> sealed;
@@ -175,9 +181,10 @@ void Transport::Send(TimePoint now) {
   }
 }
 
-void Transport::Receive(TimePoint now) {
+bool Transport::Receive(TimePoint now) {
   std::array<char, kMaxDatagram + 1> buffer;
   bool significant = false;
+  bool heard = false;
   for (;;) {
     const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n < 0) break;  // EAGAIN: drained (anything else: next round)
@@ -194,23 +201,36 @@ void Transport::Receive(TimePoint now) {
     }
     const bool fresh = it == view_.members.end();
     PeerMember& m = view_.members[h->from];
-    significant = significant || fresh || Significant(m.last, *h);
+    // Back after missing two heartbeats: the reconciler may be about to
+    // count that silence as a vote.
+    const bool was_silent = !fresh && now - m.received_at > 2 * options_.interval;
+    significant = significant || fresh || was_silent || Significant(m.last, *h) || m.last.seen_term != h->seen_term;
     if (!fresh && m.last.boot != h->boot) m.acked_sent_at.reset();  // a restarted member grants anew
     // An ack of one of our recent heartbeats starts a grant from when we sent it.
+    const std::optional<TimePoint> granted = m.acked_sent_at;
     for (const Ack& a : h->acks) {
       if (a.member != intent_.heartbeat.from || a.boot != boot_) continue;
       const auto& [seq, sent_at] = sent_[a.seq % kSentRing];
       if (seq == a.seq && (!m.acked_sent_at || sent_at > *m.acked_sent_at)) m.acked_sent_at = sent_at;
     }
+    // A grant that starts (or starts again after lapsing for three
+    // heartbeats), or the first that covers our newest news: a holder may be
+    // waiting for it to take writes.
+    if (m.acked_sent_at != granted) {
+      significant = significant || !granted || *granted < now - 3 * options_.interval ||
+                    (*granted < news_sent_at_ && *m.acked_sent_at >= news_sent_at_);
+    }
     m.last = std::move(*h);
     m.received_at = now;
     changed_ = true;
+    heard = true;
   }
   if (significant) {
-    publish_(view_);
+    publish_(view_, /*news=*/true);
     published_at_ = now;
     changed_ = false;
   }
+  return heard;
 }
 
 }  // namespace resec::peer

@@ -75,14 +75,18 @@ Votes Count(const ConsulState& consul, const RedisState& redis, const PeerView& 
   const bool silent_for_lease = h == nullptr ? now - up_since >= o.lease : now - h->received_at >= o.lease;
   v.gone = stepped_down || (silent_for_lease && now - up_since >= o.lease);
   const bool agent_silent = h == nullptr || now - h->received_at >= o.silence;
+  const auto& up = redis.upstream;
+  const bool redis_refuses = master && up && up->host == master->first && up->port == master->second &&
+                             !up->reachable && up->refused;
+  v.crashed = agent_silent && redis_refuses;
   auto later = [&](TimePoint at) {
     if (at > now && (!v.changes_at || at < *v.changes_at)) v.changes_at = at;
   };
   if (!v.gone) later(std::max(h == nullptr ? up_since : h->received_at, up_since) + o.lease);
-  if (!agent_silent) later(h->received_at + o.silence);
-  const auto& up = redis.upstream;
-  v.crashed = agent_silent && master && up && up->host == master->first && up->port == master->second &&
-              !up->reachable && up->refused;
+  // The silence half of a crash vote matters once its Redis refuses us (news
+  // of its own); looking every 250 ms for nothing would cost more wake-ups
+  // than the heartbeats.
+  if (!agent_silent && redis_refuses) later(h->received_at + o.silence);
 
   v.gone_votes = v.gone ? 1 : 0;
   v.crashed_votes = v.crashed ? 1 : 0;

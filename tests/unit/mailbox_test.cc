@@ -70,6 +70,39 @@ TEST(Mailbox, WaitWakesOnAPostFromAnotherThread) {
   EXPECT_EQ(std::get<int>(b.states[0]), 3);
 }
 
+// A quiet post waits for the next wake-up (or the timeout) and goes with it,
+// newest value of its kind; a loud one it replaces stays due.
+TEST(Mailbox, AQuietPostWakesNobodyButGoesWithTheNextWakeUp) {
+  Box box;
+  box.PostQuietly(1);
+  auto start = SteadyClock::now();
+  Box::Batch b = box.Wait(50ms);
+  EXPECT_GE(SteadyClock::now() - start, 50ms) << "a quiet post alone must not end the wait";
+  ASSERT_EQ(b.states.size(), 1u) << "handed over when the wait times out";
+  EXPECT_EQ(std::get<int>(b.states[0]), 1);
+
+  box.PostQuietly(2);
+  std::thread poster([&] {
+    std::this_thread::sleep_for(30ms);
+    box.Post(std::string("consul"));
+  });
+  start = SteadyClock::now();
+  b = box.Wait(10s);
+  poster.join();
+  EXPECT_LT(SteadyClock::now() - start, 5s);
+  ASSERT_EQ(b.states.size(), 2u);
+  EXPECT_EQ(std::get<int>(b.states[0]), 2);
+  EXPECT_EQ(std::get<std::string>(b.states[1]), "consul");
+
+  box.Post(3);
+  box.PostQuietly(4);
+  start = SteadyClock::now();
+  b = box.Wait(10s);
+  EXPECT_LT(SteadyClock::now() - start, 5s) << "the loud post it replaced is still due";
+  ASSERT_EQ(b.states.size(), 1u);
+  EXPECT_EQ(std::get<int>(b.states[0]), 4);
+}
+
 TEST(Mailbox, WaitTimesOutEmpty) {
   Box box;
   const auto start = SteadyClock::now();

@@ -246,25 +246,6 @@ TEST(PeerVotes, SilentForALeaseAndAQuorumAgreesTheHolderIsReplaceable) {
   EXPECT_FALSE(v.holder_replaceable);
 }
 
-// When our answers would change with no news: the holder's silence turns
-// into a crash vote's half, then into a gone vote.
-TEST(PeerVotes, VotesSayWhenSilenceAloneWouldChangeThem) {
-  PeerView view;
-  view.members[kH2] = Heard(kT0 - 100ms, true);
-  Votes v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
-  EXPECT_EQ(v.changes_at, kT0 + 150ms) << "silent for 250 ms: the crash evidence's half";
-  view.members[kH2].received_at = kT0 - 500ms;
-  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
-  EXPECT_EQ(v.changes_at, kT0 + 500ms) << "silent for the lease: our gone vote";
-  // Up for less than a lease: the vote waits for that too.
-  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 200ms, kT0, Opts());
-  EXPECT_EQ(v.changes_at, kT0 + 800ms);
-  view.members[kH2].received_at = kT0 - 1000ms;
-  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
-  EXPECT_TRUE(v.gone);
-  EXPECT_FALSE(v.changes_at) << "nothing left to change by time";
-}
-
 TEST(PeerVotes, AnAgentUpForLessThanALeaseDoesNotVoteGone) {
   // It may have granted the holder a lease before it restarted.
   PeerView view;
@@ -342,6 +323,29 @@ TEST(PeerVotes, AHolderThatNeverSpokeTheProtocolIsNeverVotedOut) {
   Votes v = Count(c, UpstreamRefused(), view, kSelf, master, kT0 - 1h, kT0, Opts());
   EXPECT_FALSE(v.holder_speaks);
   EXPECT_FALSE(v.holder_replaceable);
+}
+
+// When our answers would change with no news: the holder's silence turns
+// into a crash vote's half, then into a gone vote.
+TEST(PeerVotes, VotesSayWhenSilenceAloneWouldChangeThem) {
+  PeerView view;
+  view.members[kH2] = Heard(kT0 - 100ms, true);
+  Votes v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_EQ(v.changes_at, kT0 + 900ms) << "silent for the lease: our gone vote";
+  // Its Redis refuses us: 250 ms of its agent's silence makes a crash vote.
+  const auto master = std::pair(std::string("10.0.0.2"), 6379);
+  v = Count(HeldByH2(), UpstreamRefused(), view, kSelf, master, kT0 - 1h, kT0, Opts());
+  EXPECT_EQ(v.changes_at, kT0 + 150ms) << "silent for 250 ms: the crash evidence's other half";
+  view.members[kH2].received_at = kT0 - 500ms;
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_EQ(v.changes_at, kT0 + 500ms) << "silent for the lease: our gone vote";
+  // Up for less than a lease: the vote waits for that too.
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 200ms, kT0, Opts());
+  EXPECT_EQ(v.changes_at, kT0 + 800ms);
+  view.members[kH2].received_at = kT0 - 1000ms;
+  v = Count(HeldByH2(), RedisState{}, view, kSelf, std::nullopt, kT0 - 1h, kT0, Opts());
+  EXPECT_TRUE(v.gone);
+  EXPECT_FALSE(v.changes_at) << "nothing left to change by time";
 }
 
 TEST(PeerVotes, TheHoldersLeaseIsTheQuorumsGrant) {

@@ -11,16 +11,22 @@
 
 #include <array>
 #include <chrono>
+#include <algorithm>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "resec/clock.h"
+#include "resec/mutex.h"
 #include "resec/peer/message.h"
 #include "resec/peer/transport.h"
+#include "support/wait_for.h"
 
 namespace resec::peer {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::WaitFor;
 
 constexpr char kGroup[] = "resec/.lock";
 
@@ -87,7 +93,7 @@ TransportOptions LoopbackOptions(const Key& key, std::chrono::milliseconds inter
 TEST(PeerTransport, SpeaksToEachMemberInTheEncodingItReads) {
   const Key key = DeriveKey("token", kGroup);
   SystemClock clock;
-  Transport transport(LoopbackOptions(key, 20ms), clock, [](const PeerView&) {});
+  Transport transport(LoopbackOptions(key, 20ms), clock, [](const PeerView&, bool) {});
   ASSERT_TRUE(transport.Start().ok());
   RawPeer old_peer;
   PeerIntent intent;
@@ -129,7 +135,7 @@ TEST(PeerTransport, SpeaksToEachMemberInTheEncodingItReads) {
 TEST(PeerTransport, SendsNewsAboutTheMasterAtOnceAndOffsetsOnItsInterval) {
   const Key key = DeriveKey("token", kGroup);
   SystemClock clock;
-  Transport transport(LoopbackOptions(key, 5s), clock, [](const PeerView&) {});
+  Transport transport(LoopbackOptions(key, 5s), clock, [](const PeerView&, bool) {});
   ASSERT_TRUE(transport.Start().ok());
   RawPeer peer;
   PeerIntent intent;
@@ -161,6 +167,55 @@ TEST(PeerTransport, SendsNewsAboutTheMasterAtOnceAndOffsetsOnItsInterval) {
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->stepped_down_term, 7u);
   EXPECT_GT(again->seq, opened->seq);
+  transport.Stop();
+}
+
+// The reconciler is woken for what a decision may turn on: a member new,
+// changed in what it says of the master, or back after a silence. A member
+// repeating itself is routine, handed over quietly once an interval.
+TEST(PeerTransport, PublishesNewsAtOnceAndRoutineQuietly) {
+  const Key key = DeriveKey("token", kGroup);
+  SystemClock clock;
+  struct Published {
+    Mutex mu;
+    std::vector<bool> news GUARDED_BY(mu);
+  } published;
+  auto count = [&](bool news) {
+    MutexLock lock(published.mu);
+    return std::count(published.news.begin(), published.news.end(), news);
+  };
+  Transport transport(LoopbackOptions(key, 50ms), clock, [&](const PeerView&, bool news) {
+    MutexLock lock(published.mu);
+    published.news.push_back(news);
+  });
+  ASSERT_TRUE(transport.Start().ok());
+  PeerIntent intent;
+  intent.heartbeat.from = "a/redis@:6379";
+  transport.SetIntent(intent);
+  RawPeer peer;
+  Heartbeat h;
+  h.group = kGroup;
+  h.from = "b/redis@:6379";
+  h.boot = 1;
+  h.role = "slave";
+  auto send = [&] {
+    ++h.seq;
+    peer.SendTo(transport.port(), Seal(h, key, Wire::kBinary));
+  };
+  send();
+  ASSERT_TRUE(WaitFor([&] { return count(true) == 1; }, 2s)) << "a new member is news";
+  for (int i = 0; i < 10; ++i) {
+    send();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(WaitFor([&] { return count(false) >= 1; }, 2s)) << "repeats are routine";
+  EXPECT_EQ(count(true), 1) << "nothing new was said";
+  h.role = "master";
+  send();
+  EXPECT_TRUE(WaitFor([&] { return count(true) == 2; }, 2s)) << "a changed role is news";
+  std::this_thread::sleep_for(200ms);
+  send();
+  EXPECT_TRUE(WaitFor([&] { return count(true) == 3; }, 2s)) << "back after four intervals' silence is news";
   transport.Stop();
 }
 

@@ -10,6 +10,13 @@
 // heartbeat of ours it last acknowledged (the start of the lease grant it
 // stands for). It decides nothing: what the grants and votes mean is Step's.
 //
+// A view is published as news (the reconciler wakes for it) when a decision
+// may turn on it: a member new, back after a silence, or saying something
+// new about the master or its role, or the first grant of our newest news.
+// Anything else (receipt times, acks renewing grants, offsets) is routine:
+// published at most once an interval for the reconciler's next look, which
+// it schedules for when time alone changes a lease or a vote.
+//
 // Thread-safety: SetIntent() from any thread; Start()/Stop() from the owner.
 // The publish callback runs on the transport's thread and must not block.
 #pragma once
@@ -47,7 +54,7 @@ struct TransportOptions {
 
 class Transport {
  public:
-  using Publish = std::function<void(const PeerView&)>;
+  using Publish = std::function<void(const PeerView& view, bool news)>;
 
   Transport(TransportOptions options, const Clock& clock, Publish publish);
   ~Transport();
@@ -63,7 +70,7 @@ class Transport {
  private:
   void Run(std::stop_token stop);
   void Send(TimePoint now);
-  void Receive(TimePoint now);
+  bool Receive(TimePoint now);  // whether a member's heartbeat was taken in
 
   const TransportOptions options_;
   const Clock& clock_;
@@ -85,6 +92,11 @@ class Transport {
   std::map<std::string, std::optional<sockaddr_in>> resolved_;  // "host:port" -> address
   bool changed_ = false;
   TimePoint published_at_{};
+  // When we sent the first heartbeat carrying our newest significant change
+  // (becoming holder, a vote): the first ack of it from a member is news,
+  // the grant a new holder waits for before it takes writes.
+  bool news_pending_ = true;
+  TimePoint news_sent_at_{};
   // Urgent heartbeats (a significant change of ours) go out at once, but no
   // closer together than this: a flapping field is no datagram storm.
   static constexpr std::chrono::milliseconds kUrgentGap{5};
