@@ -108,7 +108,8 @@ void Transport::Run(std::stop_token stop) {
         spdlog::error("peer: cannot poll: {}", std::strerror(errno));
         break;
       }
-      auto batch = inbox_.TakeAll();
+      // Only when woken for it: an empty look is a syscall every datagram.
+      auto batch = (fds[0].revents & POLLIN) != 0 ? inbox_.TakeAll() : decltype(inbox_)::Batch{};
       if (batch.closed) break;
       bool urgent = false;
       for (auto& s : batch.states) {
@@ -129,7 +130,14 @@ void Transport::Run(std::stop_token stop) {
       }
       const TimePoint now = clock_.Now();
       if (urgent) next_send = std::min(next_send, std::max(now, last_sent_ + kUrgentGap));
-      if ((fds[1].revents & POLLIN) != 0) Receive(now);
+      const bool heard = (fds[1].revents & POLLIN) != 0 && Receive(now);
+      // In step with the group: a heartbeat heard in the half interval
+      // before ours is due takes ours out with it. The members' sends then
+      // fall together within a round and each agent sleeps once an interval
+      // instead of once per member; heartbeats only ever come sooner.
+      if (heard && have_intent_ && next_send - now <= options_.interval / 2 && now - last_sent_ >= kUrgentGap) {
+        next_send = std::min(next_send, now);
+      }
       if (now >= next_send) {
         if (have_intent_) {
           Send(now);

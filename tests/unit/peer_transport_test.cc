@@ -219,5 +219,38 @@ TEST(PeerTransport, PublishesNewsAtOnceAndRoutineQuietly) {
   transport.Stop();
 }
 
+// A member's heartbeat heard in the half interval before ours is due takes
+// ours out with it: the group's sends fall together and each agent sleeps
+// once an interval, not once per member.
+TEST(PeerTransport, FallsInStepWithTheGroupsHeartbeats) {
+  const Key key = DeriveKey("token", kGroup);
+  SystemClock clock;
+  Transport transport(LoopbackOptions(key, 100ms), clock, [](const PeerView&, bool) {});
+  ASSERT_TRUE(transport.Start().ok());
+  RawPeer peer;
+  PeerIntent intent;
+  intent.heartbeat.from = "a/redis@:6379";
+  intent.peers["b/redis@:6379"] = "127.0.0.1:" + std::to_string(peer.port());
+  transport.SetIntent(intent);
+  ASSERT_FALSE(peer.Receive().empty());  // the first one, at start
+  // Ours at a phase of about 70 ms into the transport's interval.
+  std::this_thread::sleep_for(70ms);
+  Heartbeat h;
+  h.group = kGroup;
+  h.from = "b/redis@:6379";
+  h.boot = 1;
+  Duration last_lag{};
+  for (int round = 0; round < 4; ++round) {
+    ++h.seq;
+    const auto sent = SteadyClock::now();
+    peer.SendTo(transport.port(), Seal(h, key, Wire::kBinary));
+    ASSERT_FALSE(peer.Receive().empty());
+    last_lag = SteadyClock::now() - sent;
+    std::this_thread::sleep_until(sent + 100ms);
+  }
+  EXPECT_LT(last_lag, 20ms) << "its heartbeat follows ours within a round";
+  transport.Stop();
+}
+
 }  // namespace
 }  // namespace resec::peer
