@@ -117,8 +117,8 @@ void Transport::Run(std::stop_token stop) {
         // A failover waits on news like this (a holder stepping down, a
         // vote, a final offset): a tick's wait for each was most of a
         // redis-crash failover.
-        const bool significant = !have_intent_ || Significant(intent_.heartbeat, next.heartbeat);
-        urgent = urgent || (have_intent_ && significant);
+        const bool significant = have_intent_ && Significant(intent_.heartbeat, next.heartbeat);
+        urgent = urgent || significant;
         news_pending_ = news_pending_ || significant;
         intent_ = std::move(next);
         have_intent_ = true;

@@ -90,6 +90,15 @@ TransportOptions LoopbackOptions(const Key& key, std::chrono::milliseconds inter
   return options;
 }
 
+// A heartbeat of member b of the group, first boot.
+Heartbeat FromB() {
+  Heartbeat h;
+  h.group = kGroup;
+  h.from = "b/redis@:6379";
+  h.boot = 1;
+  return h;
+}
+
 TEST(PeerTransport, SpeaksToEachMemberInTheEncodingItReads) {
   const Key key = DeriveKey("token", kGroup);
   SystemClock clock;
@@ -193,10 +202,7 @@ TEST(PeerTransport, PublishesNewsAtOnceAndRoutineQuietly) {
   intent.heartbeat.from = "a/redis@:6379";
   transport.SetIntent(intent);
   RawPeer peer;
-  Heartbeat h;
-  h.group = kGroup;
-  h.from = "b/redis@:6379";
-  h.boot = 1;
+  Heartbeat h = FromB();
   h.role = "slave";
   auto send = [&] {
     ++h.seq;
@@ -235,10 +241,7 @@ TEST(PeerTransport, FallsInStepWithTheGroupsHeartbeats) {
   ASSERT_FALSE(peer.Receive().empty());  // the first one, at start
   // Ours at a phase of about 70 ms into the transport's interval.
   std::this_thread::sleep_for(70ms);
-  Heartbeat h;
-  h.group = kGroup;
-  h.from = "b/redis@:6379";
-  h.boot = 1;
+  Heartbeat h = FromB();
   Duration last_lag{};
   for (int round = 0; round < 4; ++round) {
     ++h.seq;
